@@ -1,0 +1,125 @@
+#!/usr/bin/env node
+import { Command, InvalidArgumentError, Option } from "commander";
+import { checkObject, formatChecked, formatObjects } from "./cli/check.js";
+import { chooseView } from "./cluster-view/choose-view.js";
+import { loadConfig } from "./config/config.js";
+import { readManifests } from "./kube/manifests.js";
+import { createLogger } from "./log.js";
+import { serve } from "./server/serve.js";
+
+const EXIT_DENIED = 1;
+const EXIT_UNREADABLE = 2;
+
+function integer(value: string): number {
+  const parsed = Number(value);
+  if (!Number.isInteger(parsed) || parsed < 0)
+    throw new InvalidArgumentError("must be a whole number");
+  return parsed;
+}
+
+/** Prints a reason and exits: the one place where errors-as-values become an exit code. */
+function fail(reason: string, code = EXIT_UNREADABLE): never {
+  process.stderr.write(`nebula-br-webhook: ${reason}\n`);
+  process.exit(code);
+}
+
+const program = new Command()
+  .name("nebula-br-webhook")
+  .description("Admission webhook that guards NebulaGraph backup and restore on Kubernetes")
+  .showHelpAfterError();
+
+program
+  .command("serve")
+  .description("serve /validate and /mutate over HTTPS")
+  .option(
+    "--host <host>",
+    "address to listen on",
+    process.env.KUBERNETES_SERVICE_HOST ? "0.0.0.0" : "127.0.0.1",
+  )
+  .option("--port <port>", "port to listen on", integer, 8443)
+  .option("--tls-cert <file>", "serving certificate (PEM); reloaded when it changes")
+  .option("--tls-key <file>", "serving key (PEM)")
+  .option("--ca-out <file>", "with no --tls-cert: write the generated CA here for clients to trust")
+  .option(
+    "--cluster-state <file>",
+    "static cluster view: YAML stream of NebulaClusters and Secrets",
+  )
+  .option("--kubeconfig <file>", "live cluster view through this kubeconfig")
+  .option("--config <file>", "configuration file (YAML)")
+  .option(
+    "--service-name <name>",
+    "Service name for the generated certificate",
+    "nebula-br-webhook",
+  )
+  .option(
+    "--service-namespace <ns>",
+    "Service namespace for the generated certificate",
+    "nebula-br-webhook",
+  )
+  .option("--max-body-bytes <n>", "largest AdmissionReview accepted", integer, 3 * 1024 * 1024)
+  .option("--secret-timeout-ms <n>", "how long a Secret GET may take", integer, 2000)
+  .addOption(
+    new Option("--log-level <level>", "log level")
+      .choices(["debug", "info", "warn", "error"])
+      .default("info"),
+  )
+  .action(async (opts) => {
+    const logger = createLogger(opts.logLevel);
+    const loaded = await loadConfig(opts.config);
+    if (!loaded.ok) fail(loaded.reason);
+    const chosen = await chooseView(
+      {
+        clusterState: opts.clusterState,
+        kubeconfig: opts.kubeconfig,
+        inCluster: !opts.clusterState && !opts.kubeconfig && !!process.env.KUBERNETES_SERVICE_HOST,
+        secretTimeoutMs: opts.secretTimeoutMs,
+      },
+      logger,
+    );
+    if (!chosen.ok) fail(chosen.reason);
+    logger.info({ clusterView: chosen.describe }, "cluster view chosen");
+    const started = await serve({ ...opts, config: loaded.config, view: chosen.view, logger });
+    if (!started.ok) fail(started.reason);
+    const shutdown = (signal: string) => {
+      logger.info({ signal }, "shutting down: readiness off, finishing in-flight requests");
+      started.running.close().then(
+        () => process.exit(0),
+        () => process.exit(1),
+      );
+    };
+    process.once("SIGTERM", () => shutdown("SIGTERM"));
+    process.once("SIGINT", () => shutdown("SIGINT"));
+  });
+
+program
+  .command("check")
+  .description("run the rules offline on manifests; exit 1 if anything is denied")
+  .requiredOption("-f, --filename <path...>", "manifest files or directories")
+  .option("--cluster-state <file>", "cluster view (default: the embedded example state)")
+  .option("--config <file>", "configuration file (YAML)")
+  .addOption(
+    new Option("-o, --output <format>", "print the mutated objects").choices(["yaml", "json"]),
+  )
+  .action(async (opts) => {
+    const loaded = await loadConfig(opts.config);
+    if (!loaded.ok) fail(loaded.reason);
+    const manifests = await readManifests(opts.filename);
+    if (!manifests.ok) fail(manifests.reason);
+    const logger = createLogger("warn");
+    const chosen = await chooseView({ clusterState: opts.clusterState }, logger);
+    if (!chosen.ok) fail(chosen.reason);
+    const results = [];
+    for (const { source, object } of manifests.objects) {
+      results.push(await checkObject(source, object, chosen.view, loaded.config));
+    }
+    const report = formatChecked(results);
+    if (opts.output) {
+      process.stderr.write(report);
+      process.stdout.write(formatObjects(results, opts.output));
+    } else {
+      process.stdout.write(report);
+    }
+    process.exitCode = results.some((r) => r.denied) ? EXIT_DENIED : 0;
+  });
+
+await program.parseAsync();

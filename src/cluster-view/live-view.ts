@@ -1,0 +1,175 @@
+import {
+  ADD,
+  CoreV1Api,
+  CustomObjectsApi,
+  DELETE,
+  ERROR,
+  type Informer,
+  type KubeConfig,
+  type KubernetesObject,
+  makeInformer,
+  type ObjectCache,
+  UPDATE,
+} from "@kubernetes/client-node";
+import type { Logger } from "pino";
+import type { KubeObject } from "../kube/objects.js";
+import type { SecretRef } from "../rules/rule.js";
+import {
+  absent,
+  type ClusterSnapshot,
+  type ClusterView,
+  clusterKey,
+  found,
+  type Lookup,
+  type NebulaClusterFacts,
+  type SecretFacts,
+  unavailable,
+} from "./cluster-view.js";
+import { nebulaClusterFacts, secretFacts } from "./nebula-cluster.js";
+
+const GROUP = "apps.nebula-graph.io";
+const VERSION = "v1alpha1";
+const PLURAL = "nebulaclusters";
+
+export interface LiveViewOptions {
+  readonly kubeConfig: KubeConfig;
+  readonly logger: Logger;
+  /** How long a Secret GET may take before the lookup is `unavailable`. */
+  readonly secretTimeoutMs: number;
+  /** Called for every request sent to the API server (metrics, tests). */
+  readonly onApiCall?: (verb: string, resource: string) => void;
+}
+
+/**
+ * The live cluster: NebulaClusters from an informer cache (list once, then watch), Secrets
+ * by a direct GET per admitted restore, reduced to their key names on arrival.
+ */
+export class LiveClusterView implements ClusterView {
+  private readonly informer: Informer<KubernetesObject> & ObjectCache<KubernetesObject>;
+  private readonly core: CoreV1Api;
+  private synced = false;
+  private stopped = false;
+  private restartTimer: NodeJS.Timeout | undefined;
+  private lastError: string | undefined;
+
+  constructor(private readonly options: LiveViewOptions) {
+    const custom = options.kubeConfig.makeApiClient(CustomObjectsApi);
+    this.core = options.kubeConfig.makeApiClient(CoreV1Api);
+    const list = async () => {
+      options.onApiCall?.("list", PLURAL);
+      return custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL });
+    };
+    this.informer = makeInformer(options.kubeConfig, `/apis/${GROUP}/${VERSION}/${PLURAL}`, list);
+    for (const event of [ADD, UPDATE, DELETE] as const) {
+      this.informer.on(event, (object) => {
+        options.logger.debug(
+          { event, cluster: `${object.metadata?.namespace}/${object.metadata?.name}` },
+          "NebulaCluster changed",
+        );
+      });
+    }
+    this.informer.on(ERROR, (error) => this.restartAfterError(error));
+  }
+
+  /** Starts the informer; resolves once the first list has arrived, or rejects. */
+  async start(): Promise<void> {
+    await this.informer.start();
+    this.synced = true;
+    this.lastError = undefined;
+    this.options.logger.info({ clusters: this.informer.list().length }, "cluster view synced");
+  }
+
+  /** Keeps retrying the first sync in the background (readiness stays false meanwhile). */
+  startInBackground(): void {
+    this.start().catch((error: unknown) => this.restartAfterError(error));
+  }
+
+  private restartAfterError(error: unknown): void {
+    if (this.stopped) return;
+    this.lastError = describeError(error);
+    this.options.logger.warn(
+      { err: this.lastError },
+      "cluster view lost its watch; restarting in 2s",
+    );
+    clearTimeout(this.restartTimer);
+    this.restartTimer = setTimeout(() => {
+      this.start().catch((retryError: unknown) => this.restartAfterError(retryError));
+    }, 2000);
+    this.restartTimer.unref();
+  }
+
+  isSynced(): boolean {
+    return this.synced;
+  }
+
+  nebulaClusters(): readonly NebulaClusterFacts[] {
+    return this.informer
+      .list()
+      .map((object) => nebulaClusterFacts(object as KubeObject))
+      .filter((facts): facts is NebulaClusterFacts => facts !== undefined);
+  }
+
+  async snapshot(secrets: readonly SecretRef[], signal: AbortSignal): Promise<ClusterSnapshot> {
+    const fetched = new Map<string, Lookup<SecretFacts>>();
+    await Promise.all(
+      secrets.map(async (ref) => {
+        fetched.set(clusterKey(ref.namespace, ref.name), await this.fetchSecret(ref, signal));
+      }),
+    );
+    const synced = this.synced;
+    const reason = this.lastError ?? "the cluster view has not synced with the API server yet";
+    return {
+      nebulaCluster: (namespace, name) => {
+        if (!synced) return unavailable(reason);
+        const object = this.informer.get(name, namespace);
+        const facts = object ? nebulaClusterFacts(object as KubeObject) : undefined;
+        return facts ? found(facts) : absent;
+      },
+      secret: (namespace, name) =>
+        fetched.get(clusterKey(namespace, name)) ?? unavailable("Secret was not fetched"),
+    };
+  }
+
+  private async fetchSecret(ref: SecretRef, signal: AbortSignal): Promise<Lookup<SecretFacts>> {
+    this.options.onApiCall?.("get", "secrets");
+    const timeout = AbortSignal.any([signal, AbortSignal.timeout(this.options.secretTimeoutMs)]);
+    const request = this.core.readNamespacedSecret({ name: ref.name, namespace: ref.namespace });
+    const aborted = new Promise<never>((_, reject) => {
+      const onAbort = () => reject(new Error("the API server did not answer in time"));
+      if (timeout.aborted) onAbort();
+      else timeout.addEventListener("abort", onAbort, { once: true });
+    });
+    try {
+      const secret = await Promise.race([request, aborted]);
+      const facts = secretFacts(secret as KubeObject);
+      return facts ? found(facts) : absent;
+    } catch (error) {
+      if (statusCode(error) === 404) return absent;
+      return unavailable(`reading the Secret failed: ${describeError(error)}`);
+    } finally {
+      request.catch(() => {}); // a late failure after a time-out is expected, not unhandled
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.restartTimer);
+    await this.informer.stop();
+  }
+}
+
+function statusCode(error: unknown): number | undefined {
+  const code = (error as { code?: unknown } | undefined)?.code;
+  return typeof code === "number" ? code : undefined;
+}
+
+/** A short reason without bodies or headers (which could carry a token). */
+function describeError(error: unknown): string {
+  const code = statusCode(error);
+  if (code !== undefined) return `HTTP ${code}`;
+  const cause = (error as { cause?: { code?: string } } | undefined)?.cause?.code;
+  if (cause) return cause;
+  return error instanceof Error
+    ? (error.message.split("\n")[0]?.slice(0, 200) ?? "error")
+    : String(error);
+}

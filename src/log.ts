@@ -1,0 +1,34 @@
+import { type DestinationStream, type Logger, pino } from "pino";
+
+/**
+ * Credential-like fields are censored wherever they appear one level down; the webhook never
+ * logs objects, Secret data or command lines in the first place, this is the second line.
+ */
+const REDACT = [
+  "*.authorization",
+  "*.Authorization",
+  "*.token",
+  "*.password",
+  "*.data",
+  "*.stringData",
+  "*.access_key",
+  "*.secret_key",
+  '*["access-key"]',
+  '*["secret-key"]',
+  "*.credentials",
+  "*.command",
+  "*.args",
+];
+
+export function createLogger(level: string, destination?: DestinationStream): Logger {
+  return pino(
+    {
+      name: "nebula-br-webhook",
+      level,
+      redact: { paths: REDACT, censor: "[redacted]" },
+      base: undefined,
+      timestamp: pino.stdTimeFunctions.isoTime,
+    },
+    destination,
+  );
+}

@@ -1,0 +1,424 @@
+import type { NebulaClusterFacts } from "../cluster-view/cluster-view.js";
+import { DEFAULT_META_PORT, metaPodHost, parseMetaAddress } from "../kube/meta-address.js";
+import { field, isObject, type JsonObject, type KubeObject, stringField } from "../kube/objects.js";
+import {
+  type BrInvocation,
+  brInvocations,
+  expandEnv,
+  flagValue,
+  insertMetaFlag,
+} from "./br-command.js";
+import {
+  type AdmissionOperation,
+  type Finding,
+  mutation,
+  type Rule,
+  type RuleContext,
+  type RuleFamily,
+  violation,
+} from "./rule.js";
+
+/** The label the operator puts on a cluster's pods; users put it on backup Jobs to name the cluster. */
+export const CLUSTER_LABEL = "app.kubernetes.io/cluster";
+export const META_ADDRESS_ENV = "META_ADDRESS";
+
+/** Where a workload kind keeps its pod template and the labels that may name the cluster. */
+interface WorkloadShape {
+  readonly kind: "Job" | "CronJob";
+  readonly podSpecPath: readonly string[];
+  readonly labelPaths: readonly (readonly string[])[];
+  readonly operations: readonly AdmissionOperation[];
+}
+
+const JOB: WorkloadShape = {
+  kind: "Job",
+  podSpecPath: ["spec", "template", "spec"],
+  labelPaths: [
+    ["metadata", "labels"],
+    ["spec", "template", "metadata", "labels"],
+  ],
+  // A Job's pod template is immutable: check and complete it when it is created.
+  operations: ["CREATE"],
+};
+
+const CRON_JOB: WorkloadShape = {
+  kind: "CronJob",
+  podSpecPath: ["spec", "jobTemplate", "spec", "template", "spec"],
+  labelPaths: [
+    ["metadata", "labels"],
+    ["spec", "jobTemplate", "metadata", "labels"],
+    ["spec", "jobTemplate", "spec", "template", "metadata", "labels"],
+  ],
+  operations: ["CREATE", "UPDATE"],
+};
+
+/** The backup invocations of a workload, with the paths messages point at. */
+interface BackupWorkload {
+  readonly shape: WorkloadShape;
+  readonly podPath: string;
+  readonly invocations: readonly BrInvocation[];
+}
+
+const readings = new WeakMap<KubeObject, BackupWorkload>();
+
+function readWorkload(object: KubeObject, shape: WorkloadShape): BackupWorkload {
+  const cached = readings.get(object);
+  if (cached) return cached;
+  const podSpec = field(object, ...shape.podSpecPath);
+  const workload = {
+    shape,
+    podPath: shape.podSpecPath.join("."),
+    invocations: brInvocations(podSpec).filter(
+      (inv) => inv.verb === undefined || inv.verb === "backup",
+    ),
+  };
+  readings.set(object, workload);
+  return workload;
+}
+
+const containerPath = (w: BackupWorkload, inv: BrInvocation): string =>
+  `${w.podPath}.containers[${inv.containerIndex}]`;
+
+const commandPath = (w: BackupWorkload, inv: BrInvocation): string =>
+  inv.script
+    ? `${containerPath(w, inv)}.${inv.script.list}[${inv.script.index}]`
+    : `${containerPath(w, inv)}.command`;
+
+/** The cluster a backup names, and how it named it. */
+type ClusterTarget =
+  | {
+      readonly via: "label";
+      readonly name: string;
+      readonly namespace: string;
+      readonly path: string;
+    }
+  | {
+      readonly via: "meta";
+      readonly name: string;
+      readonly namespace: string;
+      readonly path: string;
+    }
+  | { readonly via: "none" };
+
+function labelTarget(
+  object: KubeObject,
+  w: BackupWorkload,
+  namespace: string,
+): ClusterTarget | undefined {
+  for (const path of w.shape.labelPaths) {
+    const name = stringField(object, ...path, CLUSTER_LABEL);
+    if (name)
+      return { via: "label", name, namespace, path: `${path.join(".")}["${CLUSTER_LABEL}"]` };
+  }
+  return undefined;
+}
+
+function metaTarget(
+  inv: BrInvocation,
+  w: BackupWorkload,
+  namespace: string,
+): ClusterTarget | undefined {
+  const meta = flagValue(inv, "meta");
+  const target = meta ? parseMetaAddress(expandEnv(meta, inv.env)) : undefined;
+  if (!target) return undefined;
+  return {
+    via: "meta",
+    name: target.cluster,
+    namespace: target.namespace ?? namespace,
+    path: commandPath(w, inv),
+  };
+}
+
+/** Label first (the operator's own key), then the `--meta` host. */
+function resolveTarget(ctx: RuleContext, w: BackupWorkload): ClusterTarget {
+  const byLabel = labelTarget(ctx.object, w, ctx.namespace);
+  if (byLabel) return byLabel;
+  for (const inv of w.invocations) {
+    const byMeta = metaTarget(inv, w, ctx.namespace);
+    if (byMeta) return byMeta;
+  }
+  return { via: "none" };
+}
+
+/** The target cluster when the view knows it, for mutations. */
+function targetCluster(ctx: RuleContext, w: BackupWorkload): NebulaClusterFacts | undefined {
+  const target = resolveTarget(ctx, w);
+  if (target.via === "none") return undefined;
+  const lookup = ctx.cluster.nebulaCluster(target.namespace, target.name);
+  return lookup.state === "found" ? lookup.value : undefined;
+}
+
+type WorkloadCheck = (ctx: RuleContext, w: BackupWorkload) => Finding[];
+
+const checkTargetCluster: WorkloadCheck = (ctx, w) => {
+  const target = resolveTarget(ctx, w);
+  if (target.via === "none") {
+    return [
+      violation(
+        "metadata.labels",
+        `cannot tell which NebulaCluster this backup is for; add the label ${CLUSTER_LABEL}: <cluster name> (or --meta <cluster>-metad-0.<cluster>-metad-headless.<namespace>.svc:9559)`,
+      ),
+    ];
+  }
+  const lookup = ctx.cluster.nebulaCluster(target.namespace, target.name);
+  switch (lookup.state) {
+    case "absent":
+      return [
+        violation(
+          target.path,
+          `NebulaCluster "${target.name}" not found in namespace "${target.namespace}"`,
+        ),
+      ];
+    case "unavailable":
+      return [
+        violation(
+          target.path,
+          `cannot check NebulaCluster "${target.name}" in namespace "${target.namespace}" (${lookup.reason}); try again`,
+        ),
+      ];
+    case "found":
+      if (lookup.value.enableBR) return [];
+      return [
+        violation(
+          target.path,
+          `NebulaCluster "${target.name}" in namespace "${target.namespace}" does not set spec.enableBR: true, so BR cannot back it up; enable it first (kubectl -n ${target.namespace} patch nc ${target.name} --type merge -p '{"spec":{"enableBR":true}}')`,
+        ),
+      ];
+  }
+};
+
+const checkStorage: WorkloadCheck = (_ctx, w) =>
+  w.invocations.flatMap((inv) => {
+    if (inv.verb !== "backup" || inv.strayItems.length > 0) return [];
+    const storage = flagValue(inv, "storage");
+    if (storage?.startsWith("s3://")) return [];
+    const found = storage ? `"${storage}" is not an S3 location` : "--storage is missing";
+    return [
+      violation(
+        commandPath(w, inv),
+        `${found}; back up to S3-compatible storage with --storage s3://<bucket>[/path]`,
+      ),
+    ];
+  });
+
+const checkIncrementalBase: WorkloadCheck = (_ctx, w) =>
+  w.invocations.flatMap((inv) =>
+    inv.mode === "incr" && !flagValue(inv, "base")
+      ? [
+          violation(
+            commandPath(w, inv),
+            "backup incr needs --base <name of the base backup>, taken of the same cluster and storage path within the cluster's wal_ttl",
+          ),
+        ]
+      : [],
+  );
+
+const SPACE_FLAGS = ["spaces", "space"];
+
+const checkSpaceSelection: WorkloadCheck = (_ctx, w) =>
+  w.invocations.flatMap((inv) => {
+    const flag = SPACE_FLAGS.find((f) => inv.flags.has(f));
+    return flag
+      ? [
+          violation(
+            commandPath(w, inv),
+            `--${flag}: backing up single graph spaces is not supported; remove it to back up the whole cluster`,
+          ),
+        ]
+      : [];
+  });
+
+const checkMetaMatchesLabel: WorkloadCheck = (ctx, w) => {
+  const byLabel = labelTarget(ctx.object, w, ctx.namespace);
+  if (byLabel?.via !== "label") return [];
+  return w.invocations.flatMap((inv) => {
+    const byMeta = metaTarget(inv, w, ctx.namespace);
+    if (byMeta?.via !== "meta") return [];
+    if (byMeta.name === byLabel.name && byMeta.namespace === byLabel.namespace) return [];
+    return [
+      violation(
+        commandPath(w, inv),
+        `--meta names cluster "${byMeta.name}" in namespace "${byMeta.namespace}" but the label ${CLUSTER_LABEL} names "${byLabel.name}" in "${byLabel.namespace}"; make them agree`,
+      ),
+    ];
+  });
+};
+
+const checkSplitCommand: WorkloadCheck = (_ctx, w) =>
+  w.invocations.flatMap((inv) => {
+    if (inv.strayItems.length === 0 || !inv.script) return [];
+    // Name the flags only: their values may be credentials.
+    const flags = inv.strayItems
+      .filter((item) => item.startsWith("-"))
+      .map((item) => item.split("=")[0]);
+    const shown = flags.length > 0 ? flags.join(" ") : `${inv.strayItems.length} item(s)`;
+    return [
+      violation(
+        `${containerPath(w, inv)}.${inv.script.list}`,
+        `the items after the script (${shown}) reach sh -c as $0 $1 …, so br-ent never sees them and the backup fails; put the whole br-ent command into the one quoted script item`,
+      ),
+    ];
+  });
+
+const CREDENTIAL_FLAGS = ["s3.access_key", "s3.secret_key"];
+
+const checkPlaintextCredentials: WorkloadCheck = (_ctx, w) =>
+  w.invocations.flatMap((inv) => {
+    const plain = CREDENTIAL_FLAGS.filter((flag) => {
+      const value = flagValue(inv, flag);
+      return value !== undefined && !value.startsWith("$");
+    });
+    if (plain.length === 0) return [];
+    return [
+      violation(
+        commandPath(w, inv),
+        `${plain.map((f) => `--${f}`).join(" and ")} written in plain text; read them from a Secret with env valueFrom.secretKeyRef and pass $VARIABLES instead`,
+      ),
+    ];
+  });
+
+function podSpecOf(draft: KubeObject, w: BackupWorkload): JsonObject {
+  const podSpec = field(draft, ...w.shape.podSpecPath);
+  if (!isObject(podSpec)) throw new Error("pod spec vanished from the draft");
+  return podSpec;
+}
+
+const injectPullSecret: WorkloadCheck = (ctx, w) => {
+  const wanted = ctx.config.imagePullSecret
+    ? [ctx.config.imagePullSecret]
+    : (targetCluster(ctx, w)?.imagePullSecrets ?? []);
+  const present = new Set(
+    (field(ctx.object, ...w.shape.podSpecPath, "imagePullSecrets") as unknown[] | undefined)
+      ?.map((ref) => stringField(ref, "name"))
+      .filter((name): name is string => !!name) ?? [],
+  );
+  const missing = wanted.filter((name) => !present.has(name));
+  if (missing.length === 0) return [];
+  return [
+    mutation(
+      `${w.podPath}.imagePullSecrets`,
+      `added ${missing.join(", ")} to pull the br-ent image`,
+      (draft) => {
+        const podSpec = podSpecOf(draft, w);
+        const list = Array.isArray(podSpec.imagePullSecrets) ? podSpec.imagePullSecrets : [];
+        podSpec.imagePullSecrets = [...list, ...missing.map((name) => ({ name }))];
+      },
+    ),
+  ];
+};
+
+const injectMetaAddress: WorkloadCheck = (ctx, w) => {
+  const cluster = targetCluster(ctx, w);
+  if (!cluster) return [];
+  const host = metaPodHost(cluster.name, cluster.namespace, ctx.config.clusterDomain);
+  const address = `${host}:${cluster.metadPort ?? DEFAULT_META_PORT}`;
+  return w.invocations.flatMap((inv) => {
+    const findings: Finding[] = [];
+    const container = containerPath(w, inv);
+    if (inv.env.get(META_ADDRESS_ENV) !== host) {
+      findings.push(
+        mutation(`${container}.env`, `set ${META_ADDRESS_ENV}=${host}`, (draft) => {
+          const target = (podSpecOf(draft, w).containers as JsonObject[])[
+            inv.containerIndex
+          ] as JsonObject;
+          const env = Array.isArray(target.env) ? (target.env as JsonObject[]) : [];
+          const others = env.filter((e) => e.name !== META_ADDRESS_ENV);
+          const existing = env.findIndex((e) => e.name === META_ADDRESS_ENV);
+          const entry = { name: META_ADDRESS_ENV, value: host };
+          target.env =
+            existing >= 0 ? env.map((e, i) => (i === existing ? entry : e)) : [...others, entry];
+        }),
+      );
+    }
+    const script = inv.script;
+    if (inv.verb === "backup" && !inv.flags.has("meta") && script && inv.strayItems.length === 0) {
+      findings.push(
+        mutation(commandPath(w, inv), `added --meta ${address}`, (draft) => {
+          const target = (podSpecOf(draft, w).containers as JsonObject[])[
+            inv.containerIndex
+          ] as JsonObject;
+          const list = target[script.list] as string[];
+          list[script.index] = insertMetaFlag(list[script.index] as string, address);
+        }),
+      );
+    }
+    return findings;
+  });
+};
+
+interface WorkloadRuleSpec {
+  readonly id: string;
+  readonly description: string;
+  readonly mode?: Rule["defaultMode"];
+  readonly check: WorkloadCheck;
+}
+
+const WORKLOAD_RULES: readonly WorkloadRuleSpec[] = [
+  {
+    id: "target-cluster",
+    description: "The target NebulaCluster is named, exists and has spec.enableBR: true",
+    check: checkTargetCluster,
+  },
+  {
+    id: "split-command",
+    description: "br-ent flags sit inside the one sh -c script, not after it",
+    check: checkSplitCommand,
+  },
+  {
+    id: "storage",
+    description: "--storage is an S3 location (s3://bucket[/path])",
+    check: checkStorage,
+  },
+  {
+    id: "incremental-base",
+    description: "backup incr names its base backup with --base",
+    check: checkIncrementalBase,
+  },
+  {
+    id: "space-selection",
+    description: "No graph-space selection flags: BR backs up whole clusters",
+    check: checkSpaceSelection,
+  },
+  {
+    id: "meta-matches-label",
+    description: "--meta names the same cluster as the cluster label",
+    check: checkMetaMatchesLabel,
+  },
+  {
+    id: "plaintext-credentials",
+    description: "S3 credentials come from a Secret, not plain text",
+    mode: "warn",
+    check: checkPlaintextCredentials,
+  },
+  {
+    id: "image-pull-secret",
+    description: "The br-ent pod can pull its image (imagePullSecrets added)",
+    check: injectPullSecret,
+  },
+  {
+    id: "meta-address",
+    description: "META_ADDRESS and --meta point at the cluster's meta pod 0",
+    check: injectMetaAddress,
+  },
+];
+
+function workloadFamily(shape: WorkloadShape): RuleFamily {
+  return {
+    name: `backup ${shape.kind}`,
+    matches: (object, group, kind) =>
+      group === "batch" &&
+      kind === shape.kind &&
+      readWorkload(object, shape).invocations.length > 0,
+    operations: shape.operations,
+    secretsNeeded: () => [],
+    rules: WORKLOAD_RULES.map((spec) => ({
+      id: `backup-job-${spec.id}`,
+      description: spec.description,
+      defaultMode: spec.mode ?? "enforce",
+      evaluate: (ctx: RuleContext) => spec.check(ctx, readWorkload(ctx.object, shape)),
+    })),
+  };
+}
+
+export const backupJobFamily = workloadFamily(JOB);
+export const backupCronJobFamily = workloadFamily(CRON_JOB);
