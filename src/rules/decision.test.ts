@@ -1,0 +1,50 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { config, example, judge, withFields } from "../../test/support/fixtures.js";
+
+const broken = withFields(example("restore-accepted.yaml"), { "spec.br.s3.region": undefined });
+
+describe("rule modes", () => {
+  it("enforce denies, and records the verdict as an audit annotation keyed by rule id", () => {
+    const { decision } = judge(broken);
+    assert.equal(decision.allowed, false);
+    assert.match(decision.denials[0] ?? "", /^\[restore-region\] spec.br.s3.region: is required/);
+    assert.match(decision.auditAnnotations["restore-region"] ?? "", /^deny: spec.br.s3.region/);
+  });
+
+  it("warn allows with a warning", () => {
+    const { decision } = judge(broken, { config: config({ rules: { "restore-region": "warn" } }) });
+    assert.equal(decision.allowed, true);
+    assert.match(decision.warnings[0] ?? "", /^\[restore-region\]/);
+    assert.match(decision.auditAnnotations["restore-region"] ?? "", /^warn: /);
+  });
+
+  it("audit allows silently and only annotates", () => {
+    const { decision } = judge(broken, { config: config({ rules: { "restore-region": "audit" } }) });
+    assert.equal(decision.allowed, true);
+    assert.deepEqual(decision.warnings, []);
+    assert.match(decision.auditAnnotations["restore-region"] ?? "", /^audit-fail: /);
+  });
+
+  it("off skips the rule entirely", () => {
+    const { decision, results } = judge(broken, { config: config({ rules: { "restore-region": "off" } }) });
+    assert.equal(decision.allowed, true);
+    assert.ok(!results.some((r) => r.rule.id === "restore-region"));
+  });
+
+  it("a mutation rule in warn mode does not patch but says what it would do", () => {
+    const { decision } = judge(example("restore-accepted.yaml"), { config: config({ rules: { "restore-concurrency": "warn" } }) });
+    assert.deepEqual(decision.patch, []);
+    assert.match(decision.warnings[0] ?? "", /defaulted to 5 \(not applied: rule in warn mode\)/);
+  });
+
+  it("the mutate stage patches without judging; the validate stage judges without patching", () => {
+    const restore = withFields(example("restore-accepted.yaml"), { "spec.br.s3.region": undefined });
+    const mutate = judge(restore, { stage: "mutate" }).decision;
+    assert.equal(mutate.allowed, true);
+    assert.equal(mutate.patch.length, 1);
+    const validate = judge(restore, { stage: "validate" }).decision;
+    assert.equal(validate.allowed, false);
+    assert.deepEqual(validate.patch, []);
+  });
+});
