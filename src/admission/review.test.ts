@@ -2,7 +2,11 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { decodeReview } from "./review.js";
 
-const review = (request: unknown) => ({ apiVersion: "admission.k8s.io/v1", kind: "AdmissionReview", request });
+const review = (request: unknown) => ({
+  apiVersion: "admission.k8s.io/v1",
+  kind: "AdmissionReview",
+  request,
+});
 const valid = {
   uid: "705ab4f5-6393-11e8-b7cc-42010a800002",
   kind: { group: "batch", version: "v1", kind: "Job" },
@@ -23,13 +27,38 @@ describe("decoding AdmissionReviews", () => {
 
   const bad: [string, unknown, string, boolean][] = [
     ["a body that is not an object", "[]", "body is not a JSON object", false],
-    ["the v1beta1 API version", { ...review(valid), apiVersion: "admission.k8s.io/v1beta1" }, "expected apiVersion admission.k8s.io/v1", false],
-    ["a missing request", { apiVersion: "admission.k8s.io/v1", kind: "AdmissionReview" }, "request is missing", false],
+    [
+      "the v1beta1 API version",
+      { ...review(valid), apiVersion: "admission.k8s.io/v1beta1" },
+      "expected apiVersion admission.k8s.io/v1",
+      false,
+    ],
+    [
+      "a missing request",
+      { apiVersion: "admission.k8s.io/v1", kind: "AdmissionReview" },
+      "request is missing",
+      false,
+    ],
     ["a missing uid", review({ ...valid, uid: undefined }), "request.uid is missing", false],
-    ["an unknown operation", review({ ...valid, operation: "PATCH" }), 'request.operation "PATCH"', true],
-    ["a CREATE without object", review({ ...valid, object: undefined }), "request.object is required for CREATE", true],
+    [
+      "an unknown operation",
+      review({ ...valid, operation: "PATCH" }),
+      'request.operation "PATCH"',
+      true,
+    ],
+    [
+      "a CREATE without object",
+      review({ ...valid, object: undefined }),
+      "request.object is required for CREATE",
+      true,
+    ],
     ["an object that is an array", review({ ...valid, object: [1] }), "must be objects", true],
-    ["a kind without version", review({ ...valid, kind: { kind: "Job" } }), "request.kind must be", true],
+    [
+      "a kind without version",
+      review({ ...valid, kind: { kind: "Job" } }),
+      "request.kind must be",
+      true,
+    ],
   ];
   for (const [what, body, reason, answerable] of bad) {
     it(`rejects ${what} with a reason${answerable ? ", keeping the uid to answer with" : ""}`, () => {

@@ -15,10 +15,17 @@ describe("configuration", () => {
   });
 
   it("rejects unknown keys, bad modes and a zero concurrency with their paths", () => {
-    const result = parseConfig({ clusterdomain: "x", defaultConcurrency: 0, rules: { "restore-region": "block" } });
+    const result = parseConfig({
+      clusterdomain: "x",
+      defaultConcurrency: 0,
+      rules: { "restore-region": "block" },
+    });
     assert.ok(!result.ok);
     assert.match(result.reason, /unknown field "clusterdomain"/);
     assert.match(result.reason, /defaultConcurrency: must be >= 1/);
-    assert.match(result.reason, /rules.restore-region: must be one of "enforce", "warn", "audit", "off"/);
+    assert.match(
+      result.reason,
+      /rules.restore-region: must be one of "enforce", "warn", "audit", "off"/,
+    );
   });
 });

@@ -9,7 +9,10 @@ const META_HOST = "nebula-metad-0.nebula-metad-headless.nebula.svc.cluster.local
 const SCRIPT_PATH = "spec.template.spec.containers.0.command";
 
 /** The documented Job with its one script replaced. */
-function jobRunning(script: string, labels: Record<string, string> | null = { "app.kubernetes.io/cluster": "nebula" }) {
+function jobRunning(
+  script: string,
+  labels: Record<string, string> | null = { "app.kubernetes.io/cluster": "nebula" },
+) {
   return withFields(labelled, {
     "metadata.labels": labels ?? undefined,
     [SCRIPT_PATH]: ["/bin/sh", "-ecx", script],
@@ -17,22 +20,35 @@ function jobRunning(script: string, labels: Record<string, string> | null = { "a
   });
 }
 
-const FULL = "exec /usr/local/bin/br-ent backup full --meta $META_ADDRESS:9559 --storage s3://nebula-br-test --s3.access_key $AK --s3.secret_key $SK --s3.region us-west-2";
+const FULL =
+  "exec /usr/local/bin/br-ent backup full --meta $META_ADDRESS:9559 --storage s3://nebula-br-test --s3.access_key $AK --s3.secret_key $SK --s3.region us-west-2";
 
 describe("which Jobs are guarded", () => {
   it("guards a Job by its br-ent image", () => {
     assert.ok(familyFor(labelled, "batch", "Job"));
   });
   it("guards a Job running nebula-br backup from another image", () => {
-    const job = withFields(labelled, { "spec.template.spec.containers": [{ name: "b", image: "busybox", command: ["nebula-br", "backup", "full"] }] });
+    const job = withFields(labelled, {
+      "spec.template.spec.containers": [
+        { name: "b", image: "busybox", command: ["nebula-br", "backup", "full"] },
+      ],
+    });
     assert.ok(familyFor(job, "batch", "Job"));
   });
   it("leaves an unrelated Job alone", () => {
-    const job = withFields(labelled, { "spec.template.spec.containers": [{ name: "pi", image: "perl:5", command: ["perl", "-e", "print 1"] }] });
+    const job = withFields(labelled, {
+      "spec.template.spec.containers": [
+        { name: "pi", image: "perl:5", command: ["perl", "-e", "print 1"] },
+      ],
+    });
     assert.equal(familyFor(job, "batch", "Job"), undefined);
   });
   it("leaves a br-ent restore command alone (only backups are guarded)", () => {
-    const job = withFields(labelled, { "spec.template.spec.containers": [{ name: "r", image: "busybox", command: ["sh", "-c", "br-ent restore full"] }] });
+    const job = withFields(labelled, {
+      "spec.template.spec.containers": [
+        { name: "r", image: "busybox", command: ["sh", "-c", "br-ent restore full"] },
+      ],
+    });
     assert.equal(familyFor(job, "batch", "Job"), undefined);
   });
 });
@@ -42,8 +58,13 @@ describe("br-ent backup Jobs", () => {
     const verdicts = judge(labelled);
     assert.deepEqual(verdicts.violated, ["backup-job-plaintext-credentials"]);
     assert.equal(verdicts.decision.allowed, true, "plain-text credentials only warn by default");
-    assert.match(verdicts.decision.warnings[0] ?? "", /--s3.access_key and --s3.secret_key written in plain text/);
-    const mutated = fastJsonPatch.applyPatch(structuredClone(labelled), [...verdicts.decision.patch]).newDocument as any;
+    assert.match(
+      verdicts.decision.warnings[0] ?? "",
+      /--s3.access_key and --s3.secret_key written in plain text/,
+    );
+    const mutated = fastJsonPatch.applyPatch(structuredClone(labelled), [
+      ...verdicts.decision.patch,
+    ]).newDocument as any;
     const pod = mutated.spec.template.spec;
     assert.deepEqual(pod.imagePullSecrets, [{ name: "br-ent-secret" }]);
     assert.deepEqual(pod.containers[0].env, [{ name: "META_ADDRESS", value: META_HOST }]);
@@ -65,35 +86,60 @@ describe("br-ent backup Jobs", () => {
 
   it("injects the configured pull secret instead of the cluster's own", () => {
     const verdicts = judge(labelled, { config: config({ imagePullSecret: "corp-registry" }) });
-    assert.deepEqual((verdicts.decision.mutated as any).spec.template.spec.imagePullSecrets, [{ name: "corp-registry" }]);
+    assert.deepEqual((verdicts.decision.mutated as any).spec.template.spec.imagePullSecrets, [
+      { name: "corp-registry" },
+    ]);
   });
 
   it("keeps existing pull secrets and appends the missing one", () => {
-    const job = withFields(labelled, { "spec.template.spec.imagePullSecrets": [{ name: "other" }] });
+    const job = withFields(labelled, {
+      "spec.template.spec.imagePullSecrets": [{ name: "other" }],
+    });
     const mutated = judge(job).decision.mutated as any;
-    assert.deepEqual(mutated.spec.template.spec.imagePullSecrets, [{ name: "other" }, { name: "br-ent-secret" }]);
+    assert.deepEqual(mutated.spec.template.spec.imagePullSecrets, [
+      { name: "other" },
+      { name: "br-ent-secret" },
+    ]);
   });
 
   it("uses the cluster's meta port and the configured cluster domain", () => {
-    const job = withFields(jobRunning("br-ent backup full --storage s3://b-1", { "app.kubernetes.io/cluster": "graph" }), {
-      "metadata.namespace": "prod",
-    });
-    const mutated = judge(job, { config: config({ clusterDomain: "k8s.example" }) }).decision.mutated as any;
+    const job = withFields(
+      jobRunning("br-ent backup full --storage s3://b-1", { "app.kubernetes.io/cluster": "graph" }),
+      {
+        "metadata.namespace": "prod",
+      },
+    );
+    const mutated = judge(job, { config: config({ clusterDomain: "k8s.example" }) }).decision
+      .mutated as any;
     const container = mutated.spec.template.spec.containers[0];
     assert.equal(container.env[0].value, "graph-metad-0.graph-metad-headless.prod.svc.k8s.example");
-    assert.equal(container.command[2], "br-ent backup full --meta graph-metad-0.graph-metad-headless.prod.svc.k8s.example:9560 --storage s3://b-1");
+    assert.equal(
+      container.command[2],
+      "br-ent backup full --meta graph-metad-0.graph-metad-headless.prod.svc.k8s.example:9560 --storage s3://b-1",
+    );
   });
 
   it("resolves the cluster from --meta when there is no label, and leaves an existing --meta alone", () => {
-    const job = jobRunning(`br-ent backup full --meta ${META_HOST}:9559 --storage s3://nebula-br-test`, null);
+    const job = jobRunning(
+      `br-ent backup full --meta ${META_HOST}:9559 --storage s3://nebula-br-test`,
+      null,
+    );
     const verdicts = judge(job);
     assert.deepEqual(verdicts.violated, []);
-    assert.ok(!verdicts.decision.patch.some((op) => op.path.includes("/command")), "the script keeps its own --meta");
+    assert.ok(
+      !verdicts.decision.patch.some((op) => op.path.includes("/command")),
+      "the script keeps its own --meta",
+    );
   });
 
   it("resolves $META_ADDRESS in --meta from the container's env", () => {
     const job = withFields(jobRunning(FULL, null), {
-      "spec.template.spec.containers.0.env": [{ name: "META_ADDRESS", value: "nebula-nobr-metad-0.nebula-nobr-metad-headless.nebula.svc.cluster.local" }],
+      "spec.template.spec.containers.0.env": [
+        {
+          name: "META_ADDRESS",
+          value: "nebula-nobr-metad-0.nebula-nobr-metad-headless.nebula.svc.cluster.local",
+        },
+      ],
     });
     assert.deepEqual(judge(job).violated, ["backup-job-target-cluster"]);
   });
@@ -104,14 +150,56 @@ describe("br-ent backup Jobs", () => {
 });
 
 const denied: { name: string; job: ReturnType<typeof jobRunning>; rule: string; says: string }[] = [
-  { name: "rejects a Job for a cluster without enableBR: true", job: jobRunning(FULL, { "app.kubernetes.io/cluster": "nebula-nobr" }), rule: "backup-job-target-cluster", says: 'NebulaCluster "nebula-nobr" in namespace "nebula" does not set spec.enableBR: true' },
-  { name: "rejects a Job for a cluster that does not exist", job: jobRunning(FULL, { "app.kubernetes.io/cluster": "ghost" }), rule: "backup-job-target-cluster", says: 'NebulaCluster "ghost" not found in namespace "nebula"' },
-  { name: "rejects a Job that names no cluster, saying to add the label", job: jobRunning("br-ent backup full --storage s3://b-1", null), rule: "backup-job-target-cluster", says: "add the label app.kubernetes.io/cluster: <cluster name>" },
-  { name: "rejects storage that is not s3://", job: jobRunning("br-ent backup full --storage local:///data/backup"), rule: "backup-job-storage", says: '"local:///data/backup" is not an S3 location' },
-  { name: "rejects a backup without --storage", job: jobRunning("br-ent backup full"), rule: "backup-job-storage", says: "--storage is missing" },
-  { name: "rejects backup incr without --base", job: jobRunning("br-ent backup incr --storage s3://b-1"), rule: "backup-job-incremental-base", says: "backup incr needs --base" },
-  { name: "rejects space selection flags", job: jobRunning("br-ent backup full --storage s3://b-1 --spaces basketballplayer"), rule: "backup-job-space-selection", says: "--spaces: backing up single graph spaces is not supported" },
-  { name: "rejects a --meta that names another cluster than the label", job: jobRunning("br-ent backup full --storage s3://b-1 --meta other-metad-0.other-metad-headless.nebula.svc.cluster.local:9559"), rule: "backup-job-meta-matches-label", says: '--meta names cluster "other"' },
+  {
+    name: "rejects a Job for a cluster without enableBR: true",
+    job: jobRunning(FULL, { "app.kubernetes.io/cluster": "nebula-nobr" }),
+    rule: "backup-job-target-cluster",
+    says: 'NebulaCluster "nebula-nobr" in namespace "nebula" does not set spec.enableBR: true',
+  },
+  {
+    name: "rejects a Job for a cluster that does not exist",
+    job: jobRunning(FULL, { "app.kubernetes.io/cluster": "ghost" }),
+    rule: "backup-job-target-cluster",
+    says: 'NebulaCluster "ghost" not found in namespace "nebula"',
+  },
+  {
+    name: "rejects a Job that names no cluster, saying to add the label",
+    job: jobRunning("br-ent backup full --storage s3://b-1", null),
+    rule: "backup-job-target-cluster",
+    says: "add the label app.kubernetes.io/cluster: <cluster name>",
+  },
+  {
+    name: "rejects storage that is not s3://",
+    job: jobRunning("br-ent backup full --storage local:///data/backup"),
+    rule: "backup-job-storage",
+    says: '"local:///data/backup" is not an S3 location',
+  },
+  {
+    name: "rejects a backup without --storage",
+    job: jobRunning("br-ent backup full"),
+    rule: "backup-job-storage",
+    says: "--storage is missing",
+  },
+  {
+    name: "rejects backup incr without --base",
+    job: jobRunning("br-ent backup incr --storage s3://b-1"),
+    rule: "backup-job-incremental-base",
+    says: "backup incr needs --base",
+  },
+  {
+    name: "rejects space selection flags",
+    job: jobRunning("br-ent backup full --storage s3://b-1 --spaces basketballplayer"),
+    rule: "backup-job-space-selection",
+    says: "--spaces: backing up single graph spaces is not supported",
+  },
+  {
+    name: "rejects a --meta that names another cluster than the label",
+    job: jobRunning(
+      "br-ent backup full --storage s3://b-1 --meta other-metad-0.other-metad-headless.nebula.svc.cluster.local:9559",
+    ),
+    rule: "backup-job-meta-matches-label",
+    says: '--meta names cluster "other"',
+  },
 ];
 
 describe("br-ent backup Job denials", () => {
@@ -119,7 +207,10 @@ describe("br-ent backup Job denials", () => {
     it(row.name, () => {
       const verdicts = judge(row.job);
       assert.deepEqual(verdicts.violated, [row.rule], verdicts.messages.join("\n"));
-      assert.ok(verdicts.messages.some((m) => m.includes(row.says)), verdicts.messages.join("\n"));
+      assert.ok(
+        verdicts.messages.some((m) => m.includes(row.says)),
+        verdicts.messages.join("\n"),
+      );
       assert.equal(verdicts.decision.allowed, false);
     });
   }
@@ -127,12 +218,22 @@ describe("br-ent backup Job denials", () => {
   it("rejects the older documented sample whose flags are separate items after sh -c, and explains the fix", () => {
     const verdicts = judge(example("backup-job-split-command.yaml"));
     assert.deepEqual(verdicts.violated, ["backup-job-split-command"]);
-    assert.match(verdicts.messages[0] ?? "", /\(--meta --storage\) reach sh -c as \$0 \$1 …, so br-ent never sees them.*one quoted script item/);
+    assert.match(
+      verdicts.messages[0] ?? "",
+      /\(--meta --storage\) reach sh -c as \$0 \$1 …, so br-ent never sees them.*one quoted script item/,
+    );
   });
 
   it("never repeats credential values in messages", () => {
     const job = withFields(example("backup-job-split-command.yaml"), {
-      "spec.template.spec.containers.0.command": ["sh", "-c", "br-ent backup full", "--s3.secret_key", "TOPSECRET", "--s3.access_key=AKIAEXAMPLE"],
+      "spec.template.spec.containers.0.command": [
+        "sh",
+        "-c",
+        "br-ent backup full",
+        "--s3.secret_key",
+        "TOPSECRET",
+        "--s3.access_key=AKIAEXAMPLE",
+      ],
     });
     const { denials, warnings, auditAnnotations, patch } = judge(job).decision;
     const all = JSON.stringify({ denials, warnings, auditAnnotations, patch });
@@ -144,21 +245,34 @@ describe("backup CronJobs", () => {
   const cron = {
     apiVersion: "batch/v1",
     kind: "CronJob",
-    metadata: { name: "nightly", namespace: "nebula", labels: { "app.kubernetes.io/cluster": "nebula-nobr" } },
-    spec: { schedule: "0 3 * * *", jobTemplate: { spec: { template: (labelled as any).spec.template } } },
+    metadata: {
+      name: "nightly",
+      namespace: "nebula",
+      labels: { "app.kubernetes.io/cluster": "nebula-nobr" },
+    },
+    spec: {
+      schedule: "0 3 * * *",
+      jobTemplate: { spec: { template: (labelled as any).spec.template } },
+    },
   };
 
   it("rejects a CronJob whose Jobs would back up a cluster without enableBR", () => {
     const verdicts = judge(cron);
     assert.ok(verdicts.violated.includes("backup-job-target-cluster"));
-    assert.match(verdicts.messages.join("\n"), /metadata\.labels\["app.kubernetes.io\/cluster"\]: NebulaCluster "nebula-nobr"/);
+    assert.match(
+      verdicts.messages.join("\n"),
+      /metadata\.labels\["app.kubernetes.io\/cluster"\]: NebulaCluster "nebula-nobr"/,
+    );
   });
 
   it("completes the pod template at spec.jobTemplate.spec.template.spec, on CREATE and UPDATE", () => {
     const ok = withFields(cron, { "metadata.labels": { "app.kubernetes.io/cluster": "nebula" } });
     for (const operation of ["CREATE", "UPDATE"] as const) {
       const patch = judge(ok, { operation, oldObject: ok }).decision.patch.map((op) => op.path);
-      assert.ok(patch.includes("/spec/jobTemplate/spec/template/spec/imagePullSecrets"), patch.join(" "));
+      assert.ok(
+        patch.includes("/spec/jobTemplate/spec/template/spec/imagePullSecrets"),
+        patch.join(" "),
+      );
     }
   });
 });

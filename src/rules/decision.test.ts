@@ -20,26 +20,34 @@ describe("rule modes", () => {
   });
 
   it("audit allows silently and only annotates", () => {
-    const { decision } = judge(broken, { config: config({ rules: { "restore-region": "audit" } }) });
+    const { decision } = judge(broken, {
+      config: config({ rules: { "restore-region": "audit" } }),
+    });
     assert.equal(decision.allowed, true);
     assert.deepEqual(decision.warnings, []);
     assert.match(decision.auditAnnotations["restore-region"] ?? "", /^audit-fail: /);
   });
 
   it("off skips the rule entirely", () => {
-    const { decision, results } = judge(broken, { config: config({ rules: { "restore-region": "off" } }) });
+    const { decision, results } = judge(broken, {
+      config: config({ rules: { "restore-region": "off" } }),
+    });
     assert.equal(decision.allowed, true);
     assert.ok(!results.some((r) => r.rule.id === "restore-region"));
   });
 
   it("a mutation rule in warn mode does not patch but says what it would do", () => {
-    const { decision } = judge(example("restore-accepted.yaml"), { config: config({ rules: { "restore-concurrency": "warn" } }) });
+    const { decision } = judge(example("restore-accepted.yaml"), {
+      config: config({ rules: { "restore-concurrency": "warn" } }),
+    });
     assert.deepEqual(decision.patch, []);
     assert.match(decision.warnings[0] ?? "", /defaulted to 5 \(not applied: rule in warn mode\)/);
   });
 
   it("the mutate stage patches without judging; the validate stage judges without patching", () => {
-    const restore = withFields(example("restore-accepted.yaml"), { "spec.br.s3.region": undefined });
+    const restore = withFields(example("restore-accepted.yaml"), {
+      "spec.br.s3.region": undefined,
+    });
     const mutate = judge(restore, { stage: "mutate" }).decision;
     assert.equal(mutate.allowed, true);
     assert.equal(mutate.patch.length, 1);

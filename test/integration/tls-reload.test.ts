@@ -1,0 +1,82 @@
+import assert from "node:assert/strict";
+import { mkdtemp, rename, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
+import { connect } from "node:tls";
+import { parseConfig } from "../../src/config/config.js";
+import { createLogger } from "../../src/log.js";
+import { generateCertificates } from "../../src/server/certificates.js";
+import { type RunningServer, serve } from "../../src/server/serve.js";
+import { exampleCluster } from "../support/fixtures.js";
+
+/** The serial number of the certificate a fresh TLS handshake is given. */
+function servedSerial(port: number, ca: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: "127.0.0.1", port, ca, servername: "localhost" }, () => {
+      const serial = socket.getPeerCertificate().serialNumber;
+      socket.end();
+      resolve(serial);
+    });
+    socket.on("error", reject);
+  });
+}
+
+describe("serving certificates from files", () => {
+  let dir: string;
+  let server: RunningServer;
+  const first = generateCertificates(["localhost"], ["127.0.0.1"]);
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), "nbw-tls-"));
+    await writeFile(join(dir, "tls.crt"), first.serving.cert);
+    await writeFile(join(dir, "tls.key"), first.serving.key);
+    const config = parseConfig({});
+    assert.ok(config.ok);
+    const started = await serve({
+      host: "127.0.0.1",
+      port: 0,
+      tlsCert: join(dir, "tls.crt"),
+      tlsKey: join(dir, "tls.key"),
+      serviceName: "x",
+      serviceNamespace: "y",
+      maxBodyBytes: 1024 * 1024,
+      config: config.config,
+      view: exampleCluster,
+      logger: createLogger("silent"),
+    });
+    assert.ok(started.ok, started.ok ? "" : started.reason);
+    server = started.running;
+  });
+
+  after(async () => {
+    await server.close(1000);
+  });
+
+  let current = first;
+
+  it("reloads a replaced certificate without a restart: new handshakes get the new one", async () => {
+    const before = await servedSerial(server.port, first.ca.cert);
+    const second = generateCertificates(["localhost"], ["127.0.0.1"]);
+    // As kubelet does for a mounted Secret: write aside, then swap in.
+    await writeFile(join(dir, "tls.key.new"), second.serving.key);
+    await writeFile(join(dir, "tls.crt.new"), second.serving.cert);
+    await rename(join(dir, "tls.key.new"), join(dir, "tls.key"));
+    await rename(join(dir, "tls.crt.new"), join(dir, "tls.crt"));
+    let after = before;
+    for (let i = 0; i < 50 && after === before; i++) {
+      await sleep(100);
+      after = await servedSerial(server.port, second.ca.cert).catch(() => before);
+    }
+    assert.notEqual(after, before);
+    current = second;
+  });
+
+  it("keeps the working certificate when the files become unusable", async () => {
+    const before = await servedSerial(server.port, current.ca.cert);
+    await writeFile(join(dir, "tls.crt"), "not a certificate");
+    await sleep(1500);
+    assert.equal(await servedSerial(server.port, current.ca.cert), before);
+  });
+});
