@@ -1,5 +1,7 @@
 #!/usr/bin/env node
+import { randomUUID } from "node:crypto";
 import { Command, InvalidArgumentError, Option } from "commander";
+import { reviewFor } from "./admission/review.js";
 import { checkObject, formatChecked, formatObjects } from "./cli/check.js";
 import { chooseView } from "./cluster-view/choose-view.js";
 import { loadConfig } from "./config/config.js";
@@ -120,6 +122,25 @@ program
       process.stdout.write(report);
     }
     process.exitCode = results.some((r) => r.denied) ? EXIT_DENIED : 0;
+  });
+
+program
+  .command("review")
+  .description("print the AdmissionReview the API server would send for a manifest (for curl)")
+  .requiredOption("-f, --filename <file>", "manifest file; its first object is used")
+  .addOption(
+    new Option("--operation <op>", "admission operation")
+      .choices(["CREATE", "UPDATE", "DELETE"])
+      .default("CREATE"),
+  )
+  .action(async (opts) => {
+    const manifests = await readManifests([opts.filename]);
+    if (!manifests.ok) fail(manifests.reason);
+    const first = manifests.objects[0];
+    if (!first) fail(`${opts.filename} holds no object`);
+    process.stdout.write(
+      `${JSON.stringify(reviewFor(first.object, { uid: randomUUID(), operation: opts.operation }))}\n`,
+    );
   });
 
 await program.parseAsync();

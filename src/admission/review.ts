@@ -99,3 +99,38 @@ export interface AdmissionResponse {
 export function encodeReview(response: AdmissionResponse): object {
   return { apiVersion: "admission.k8s.io/v1", kind: "AdmissionReview", response };
 }
+
+/** An AdmissionReview request as the API server would send it for this object (for tools and tests). */
+export function reviewFor(
+  object: KubeObject,
+  options: {
+    uid: string;
+    operation?: AdmissionOperation;
+    oldObject?: KubeObject;
+    dryRun?: boolean;
+  },
+): object {
+  const apiVersion = object.apiVersion ?? "v1";
+  const [group, version] = apiVersion.includes("/") ? apiVersion.split("/") : ["", apiVersion];
+  const kind = { group, version, kind: object.kind ?? "" };
+  return {
+    apiVersion: "admission.k8s.io/v1",
+    kind: "AdmissionReview",
+    request: {
+      uid: options.uid,
+      kind,
+      resource: { group, version, resource: `${(object.kind ?? "").toLowerCase()}s` },
+      requestKind: kind,
+      name: object.metadata?.name,
+      namespace: object.metadata?.namespace,
+      operation: options.operation ?? "CREATE",
+      userInfo: {
+        username: "kubernetes-admin",
+        groups: ["system:masters", "system:authenticated"],
+      },
+      object,
+      oldObject: options.oldObject ?? null,
+      dryRun: options.dryRun ?? false,
+    },
+  };
+}

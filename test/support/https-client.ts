@@ -1,4 +1,7 @@
 import { request } from "node:https";
+import { reviewFor } from "../../src/admission/review.js";
+import type { KubeObject } from "../../src/kube/objects.js";
+import type { AdmissionOperation } from "../../src/rules/rule.js";
 
 export interface HttpAnswer {
   readonly status: number;
@@ -51,46 +54,26 @@ export function post(
 
 let counter = 0;
 
-/** A real AdmissionReview as the API server sends it. */
+/** A real AdmissionReview as the API server sends it, with a fresh uid. */
 export function admissionReview(
   object: any,
   options: {
-    operation?: string;
-    oldObject?: unknown;
+    operation?: AdmissionOperation;
+    oldObject?: KubeObject;
+    kind?: string;
     group?: string;
     version?: string;
-    kind?: string;
     dryRun?: boolean;
   } = {},
-) {
-  const [group, version] = String(object?.apiVersion ?? "v1").includes("/")
-    ? String(object.apiVersion).split("/")
-    : ["", String(object?.apiVersion ?? "v1")];
-  const kind = options.kind ?? object?.kind;
+): any {
   counter += 1;
-  return {
-    apiVersion: "admission.k8s.io/v1",
-    kind: "AdmissionReview",
-    request: {
-      uid: `00000000-0000-0000-0000-${String(counter).padStart(12, "0")}`,
-      kind: { group: options.group ?? group, version: options.version ?? version, kind },
-      resource: {
-        group: options.group ?? group,
-        version: options.version ?? version,
-        resource: `${String(kind).toLowerCase()}s`,
-      },
-      requestKind: { group: options.group ?? group, version: options.version ?? version, kind },
-      name: object?.metadata?.name,
-      namespace: object?.metadata?.namespace,
-      operation: options.operation ?? "CREATE",
-      userInfo: {
-        username: "kubernetes-admin",
-        groups: ["system:masters", "system:authenticated"],
-      },
-      object,
-      oldObject: options.oldObject ?? null,
-      dryRun: options.dryRun ?? false,
-      options: { apiVersion: "meta.k8s.io/v1", kind: "CreateOptions" },
-    },
+  const uid = `00000000-0000-0000-0000-${String(counter).padStart(12, "0")}`;
+  const subject = object ?? {
+    apiVersion: options.group ? `${options.group}/${options.version}` : options.version,
+    kind: options.kind,
+    metadata: options.oldObject?.metadata,
   };
+  const review: any = reviewFor(subject, { uid, ...options });
+  if (object === null) review.request.object = null;
+  return review;
 }
