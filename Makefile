@@ -2,8 +2,9 @@
 NODE_BIN := node_modules/.bin
 UNIT_TESTS := $(shell find src -name '*.test.ts' 2>/dev/null | sed 's|^src/|dist/src/|; s|\.ts$$|.js|')
 INTEGRATION_TESTS := $(shell find test/integration -name '*.test.ts' 2>/dev/null | sed 's|^|dist/|; s|\.ts$$|.js|')
+E2E_TESTS := $(shell find test/e2e -name '*.e2e.test.ts' 2>/dev/null | sed 's|^|dist/|; s|\.ts$$|.js|')
 
-.PHONY: install build lint format start test unit integration e2e demo bench clean
+.PHONY: install build lint format start test unit integration e2e control-plane demo bench clean
 
 install: node_modules/.package-lock.json
 node_modules/.package-lock.json: package.json package-lock.json
@@ -28,7 +29,16 @@ unit: build
 integration: build
 	node --test --test-reporter=spec $(INTEGRATION_TESTS)
 
-test: lint unit integration
+# Builds kube-apiserver, etcd and kubectl from Go modules once, cached in $$HOME/.cache.
+control-plane:
+	bash test/e2e/build-control-plane.sh >/dev/null
+
+e2e: build control-plane
+	node --test --test-reporter=spec $(E2E_TESTS)
+
+# The README's test command: everything, in one run of node's test runner.
+test: lint build control-plane
+	node --test --test-reporter=spec $(UNIT_TESTS) $(INTEGRATION_TESTS) $(E2E_TESTS)
 
 clean:
 	rm -rf dist

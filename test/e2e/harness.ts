@@ -1,0 +1,151 @@
+/**
+ * The end-to-end harness: a real etcd + kube-apiserver on 127.0.0.1 (built from Go modules
+ * by control-plane.sh), the webhook as its own process, and kubectl as the user's hand.
+ */
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { createWriteStream, readFileSync } from "node:fs";
+import { mkdtemp } from "node:fs/promises";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { parseAllDocuments, stringify } from "yaml";
+import { REPO_ROOT } from "../support/fixtures.js";
+import { post } from "../support/https-client.js";
+
+const CONTROL_PLANE = join(REPO_ROOT, "test/e2e/control-plane.sh");
+
+export interface ControlPlane {
+  readonly dir: string;
+  readonly kubeconfig: string;
+  readonly kubectlBin: string;
+  readonly env: Record<string, string>;
+}
+
+/** Starts (building on first use) etcd and kube-apiserver; resolves once /readyz answers. */
+export async function startControlPlane(): Promise<ControlPlane> {
+  const dir = await mkdtemp(join(tmpdir(), "nbw-e2e-"));
+  const up = spawnSync("bash", [CONTROL_PLANE, "up", dir], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"], timeout: 40 * 60 * 1000 });
+  if (up.status !== 0) throw new Error(`control-plane.sh up failed (exit ${up.status})`);
+  const env: Record<string, string> = {};
+  for (const line of readFileSync(join(dir, "env"), "utf8").split("\n")) {
+    const match = line.match(/^([A-Z_]+)=(.*)$/);
+    if (match) env[match[1] as string] = (match[2] as string).replace(/^'(.*)'$/, "$1").replace(/^"(.*)"$/, "$1");
+  }
+  if (!env.KUBECONFIG || !env.KUBECTL) throw new Error(`${dir}/env lacks KUBECONFIG or KUBECTL`);
+  return { dir, kubeconfig: env.KUBECONFIG, kubectlBin: env.KUBECTL, env };
+}
+
+export function stopControlPlane(plane: ControlPlane | undefined): void {
+  if (plane) spawnSync("bash", [CONTROL_PLANE, "down", plane.dir], { stdio: "inherit" });
+}
+
+export interface KubectlResult {
+  readonly status: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+export function kubectl(plane: ControlPlane, args: readonly string[], input?: string): KubectlResult {
+  const run = spawnSync(plane.kubectlBin, ["--kubeconfig", plane.kubeconfig, ...args], {
+    cwd: REPO_ROOT,
+    encoding: "utf8",
+    input,
+    timeout: 60_000,
+  });
+  return { status: run.status, stdout: run.stdout, stderr: run.stderr };
+}
+
+/** kubectl that must succeed. */
+export function kubectlOk(plane: ControlPlane, args: readonly string[], input?: string): string {
+  const result = kubectl(plane, args, input);
+  if (result.status !== 0) throw new Error(`kubectl ${args.join(" ")} failed: ${result.stderr}`);
+  return result.stdout;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === "object" && address ? address.port : 0));
+    });
+  });
+}
+
+export interface Webhook {
+  readonly port: number;
+  readonly ca: string;
+  readonly process: ChildProcess;
+  readonly logFile: string;
+  stop(): Promise<void>;
+}
+
+/** Runs `nebula-br-webhook serve` against the control plane; resolves when /readyz is 200. */
+export async function startWebhook(plane: ControlPlane, extraArgs: readonly string[] = [], port?: number): Promise<Webhook> {
+  const listenPort = port ?? (await freePort());
+  const caFile = join(plane.dir, `webhook-ca-${listenPort}.pem`);
+  const logFile = join(plane.dir, "logs", `webhook-${listenPort}-${Date.now()}.log`);
+  const log = createWriteStream(logFile);
+  const child = spawn(
+    process.execPath,
+    ["dist/src/cli.js", "serve", "--port", String(listenPort), "--kubeconfig", plane.kubeconfig, "--ca-out", caFile, ...extraArgs],
+    { cwd: REPO_ROOT, stdio: ["ignore", "pipe", "pipe"] },
+  );
+  child.stdout?.pipe(log);
+  child.stderr?.pipe(log);
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  for (let i = 0; i < 200; i++) {
+    if (child.exitCode !== null) throw new Error(`webhook exited with ${child.exitCode}; see ${logFile}`);
+    try {
+      const ca = readFileSync(caFile, "utf8");
+      const ready = await post(listenPort, ca, "/readyz", undefined, { method: "GET" });
+      if (ready.status === 200) {
+        return {
+          port: listenPort,
+          ca,
+          process: child,
+          logFile,
+          async stop() {
+            if (child.exitCode === null) child.kill("SIGTERM");
+            await exited;
+          },
+        };
+      }
+    } catch {
+      // not listening yet
+    }
+    await sleep(100);
+  }
+  child.kill("SIGKILL");
+  throw new Error(`webhook did not become ready; see ${logFile}`);
+}
+
+/**
+ * The shipped webhook configurations (manifests/base/webhooks.yaml), pointed at a webhook
+ * outside the cluster: `clientConfig.url` on 127.0.0.1 and the caBundle of its CA.
+ */
+export function webhookConfigurations(port: number, ca: string): string {
+  const text = readFileSync(join(REPO_ROOT, "manifests/base/webhooks.yaml"), "utf8");
+  return parseAllDocuments(text)
+    .map((document) => {
+      const config = document.toJS();
+      for (const webhook of config.webhooks) {
+        const path = webhook.clientConfig.service.path;
+        webhook.clientConfig = { url: `https://127.0.0.1:${port}${path}`, caBundle: Buffer.from(ca).toString("base64") };
+      }
+      return stringify(config);
+    })
+    .join("---\n");
+}
+
+/** Retries `check` until it returns true (informer updates are asynchronous). */
+export async function eventually(check: () => boolean, timeoutMs = 10_000): Promise<boolean> {
+  const until = Date.now() + timeoutMs;
+  while (Date.now() < until) {
+    if (check()) return true;
+    await sleep(200);
+  }
+  return check();
+}
