@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { randomUUID } from "node:crypto";
+import { writeFile } from "node:fs/promises";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { reviewFor } from "./admission/review.js";
 import { checkObject, formatChecked, formatObjects } from "./cli/check.js";
@@ -7,6 +8,7 @@ import { chooseView } from "./cluster-view/choose-view.js";
 import { loadConfig } from "./config/config.js";
 import { readManifests } from "./kube/manifests.js";
 import { createLogger } from "./log.js";
+import { chooseCertificates } from "./server/choose-certificates.js";
 import { serve } from "./server/serve.js";
 
 const EXIT_DENIED = 1;
@@ -41,7 +43,10 @@ program
   .option("--port <port>", "port to listen on", integer, 8443)
   .option("--tls-cert <file>", "serving certificate (PEM); reloaded when it changes")
   .option("--tls-key <file>", "serving key (PEM)")
-  .option("--ca-out <file>", "with no --tls-cert: write the generated CA here for clients to trust")
+  .option(
+    "--ca-out <file>",
+    "write the CA the webhook made (generated or self-managed) here, for clients to trust",
+  )
   .option(
     "--cluster-state <file>",
     "static cluster view: YAML stream of NebulaClusters and Secrets",
@@ -49,14 +54,18 @@ program
   .option("--kubeconfig <file>", "live cluster view through this kubeconfig")
   .option("--config <file>", "configuration file (YAML)")
   .option(
-    "--service-name <name>",
-    "Service name for the generated certificate",
-    "nebula-br-webhook",
+    "--tls-secret <name>",
+    "self-managed TLS: keep the CA and certificate in this Secret (needs a live cluster)",
   )
   .option(
+    "--webhook-configuration <name>",
+    "self-managed TLS: write the CA into the webhook configurations of this name",
+  )
+  .option("--service-name <name>", "Service name for made certificates", "nebula-br-webhook")
+  .option(
     "--service-namespace <ns>",
-    "Service namespace for the generated certificate",
-    "nebula-br-webhook",
+    "namespace of the Service and of the TLS Secret",
+    process.env.POD_NAMESPACE ?? "nebula-br-webhook",
   )
   .option("--max-body-bytes <n>", "largest AdmissionReview accepted", integer, 3 * 1024 * 1024)
   .option("--secret-timeout-ms <n>", "how long a Secret GET may take", integer, 2000)
@@ -80,8 +89,23 @@ program
     );
     if (!chosen.ok) fail(chosen.reason);
     logger.info({ clusterView: chosen.describe }, "cluster view chosen");
-    const started = await serve({ ...opts, config: loaded.config, view: chosen.view, logger });
+    const certificates = chooseCertificates(opts, loaded.config.clusterDomain, logger);
+    if (!certificates.ok) fail(certificates.reason);
+    const started = await serve({
+      ...opts,
+      certificates: certificates.source,
+      config: loaded.config,
+      view: chosen.view,
+      logger,
+    });
     if (!started.ok) fail(started.reason);
+    if (opts.caOut && started.running.caPem) {
+      const written = await writeFile(opts.caOut, started.running.caPem).then(
+        () => undefined,
+        (error: Error) => error.message,
+      );
+      if (written) fail(`cannot write the CA to ${opts.caOut}: ${written}`);
+    }
     const shutdown = (signal: string) => {
       logger.info({ signal }, "shutting down: readiness off, finishing in-flight requests");
       started.running.close().then(

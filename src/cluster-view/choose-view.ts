@@ -1,5 +1,5 @@
-import { KubeConfig } from "@kubernetes/client-node";
 import type { Logger } from "pino";
+import { loadKubeConfig } from "../kube/kubeconfig.js";
 import { EMBEDDED_CLUSTER_STATE } from "../paths.js";
 import type { ClusterView } from "./cluster-view.js";
 import { LiveClusterView } from "./live-view.js";
@@ -28,13 +28,9 @@ export async function chooseView(choice: ViewChoice, logger: Logger): Promise<Vi
     if (!loaded.ok) return loaded;
     return { ok: true, view: loaded.view, describe: `static cluster state ${file}` };
   }
-  const kubeConfig = new KubeConfig();
-  try {
-    if (choice.kubeconfig) kubeConfig.loadFromFile(choice.kubeconfig);
-    else kubeConfig.loadFromCluster();
-  } catch (error) {
-    return { ok: false, reason: `cannot load kubeconfig: ${(error as Error).message}` };
-  }
+  const loaded = loadKubeConfig(choice.kubeconfig);
+  if (!loaded.ok) return loaded;
+  const kubeConfig = loaded.kubeConfig;
   const view = new LiveClusterView({
     kubeConfig,
     logger,

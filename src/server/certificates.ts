@@ -21,33 +21,54 @@ export function generateCertificates(
   ipAddresses: readonly string[],
   validDays = 365,
 ): GeneratedCertificates {
-  const now = new Date(Date.now() - 5 * 60 * 1000);
-  const notAfter = new Date(now.getTime() + validDays * 24 * 3600 * 1000);
-  const caKeys = rsaKeyPair();
-  const caCert = forge.pki.createCertificate();
-  caCert.publicKey = caKeys.publicKey;
-  caCert.serialNumber = serial();
-  caCert.validity.notBefore = now;
-  caCert.validity.notAfter = new Date(notAfter.getTime() + 24 * 3600 * 1000);
-  const caSubject = [{ name: "commonName", value: "nebula-br-webhook-ca" }];
-  caCert.setSubject(caSubject);
-  caCert.setIssuer(caSubject);
-  caCert.setExtensions([
+  const ca = generateCa(validDays * 10);
+  return { ca, ...issueServingCertificate(ca, dnsNames, ipAddresses, validDays) };
+}
+
+const DAY_MS = 24 * 3600 * 1000;
+/** Tolerate clocks a little behind ours. */
+const BACKDATE_MS = 5 * 60 * 1000;
+const CA_SUBJECT = [{ name: "commonName", value: "nebula-br-webhook-ca" }];
+
+export function generateCa(validDays: number): CertificatePair {
+  const keys = rsaKeyPair();
+  const cert = forge.pki.createCertificate();
+  cert.publicKey = keys.publicKey;
+  cert.serialNumber = serial();
+  cert.validity.notBefore = new Date(Date.now() - BACKDATE_MS);
+  cert.validity.notAfter = new Date(Date.now() + validDays * DAY_MS);
+  cert.setSubject(CA_SUBJECT);
+  cert.setIssuer(CA_SUBJECT);
+  cert.setExtensions([
     { name: "basicConstraints", cA: true, critical: true },
     { name: "keyUsage", keyCertSign: true, cRLSign: true, digitalSignature: true, critical: true },
     { name: "subjectKeyIdentifier" },
   ]);
-  caCert.sign(caKeys.privateKey, forge.md.sha256.create());
+  cert.sign(keys.privateKey, forge.md.sha256.create());
+  return {
+    cert: forge.pki.certificateToPem(cert),
+    key: forge.pki.privateKeyToPem(keys.privateKey),
+  };
+}
 
-  const servingKeys = rsaKeyPair();
-  const serving = forge.pki.createCertificate();
-  serving.publicKey = servingKeys.publicKey;
-  serving.serialNumber = serial();
-  serving.validity.notBefore = now;
-  serving.validity.notAfter = notAfter;
-  serving.setSubject([{ name: "commonName", value: dnsNames[0] ?? "nebula-br-webhook" }]);
-  serving.setIssuer(caSubject);
-  serving.setExtensions([
+export function issueServingCertificate(
+  ca: CertificatePair,
+  dnsNames: readonly string[],
+  ipAddresses: readonly string[],
+  validDays: number,
+): { serving: CertificatePair; notAfter: Date } {
+  const caCert = forge.pki.certificateFromPem(ca.cert);
+  const caKey = forge.pki.privateKeyFromPem(ca.key);
+  const keys = rsaKeyPair();
+  const cert = forge.pki.createCertificate();
+  const notAfter = new Date(Date.now() + validDays * DAY_MS);
+  cert.publicKey = keys.publicKey;
+  cert.serialNumber = serial();
+  cert.validity.notBefore = new Date(Date.now() - BACKDATE_MS);
+  cert.validity.notAfter = notAfter;
+  cert.setSubject([{ name: "commonName", value: dnsNames[0] ?? "nebula-br-webhook" }]);
+  cert.setIssuer(caCert.subject.attributes);
+  cert.setExtensions([
     { name: "basicConstraints", cA: false },
     { name: "keyUsage", digitalSignature: true, keyEncipherment: true, critical: true },
     { name: "extKeyUsage", serverAuth: true },
@@ -59,19 +80,23 @@ export function generateCertificates(
       ],
     },
   ]);
-  serving.sign(caKeys.privateKey, forge.md.sha256.create());
-
+  cert.sign(caKey, forge.md.sha256.create());
   return {
-    ca: {
-      cert: forge.pki.certificateToPem(caCert),
-      key: forge.pki.privateKeyToPem(caKeys.privateKey),
-    },
     serving: {
-      cert: forge.pki.certificateToPem(serving),
-      key: forge.pki.privateKeyToPem(servingKeys.privateKey),
+      cert: forge.pki.certificateToPem(cert),
+      key: forge.pki.privateKeyToPem(keys.privateKey),
     },
     notAfter,
   };
+}
+
+/** When a PEM certificate expires (undefined when it cannot be read). */
+export function certificateNotAfter(pem: string): Date | undefined {
+  try {
+    return forge.pki.certificateFromPem(pem).validity.notAfter;
+  } catch {
+    return undefined;
+  }
 }
 
 function rsaKeyPair(): {

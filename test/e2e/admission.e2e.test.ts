@@ -18,7 +18,8 @@ let plane: ControlPlane;
 let webhook: Webhook | undefined;
 
 const yaml = (object: unknown) => JSON.stringify(object);
-const apply = (object: unknown, ...flags: string[]) => kubectl(plane, ["apply", ...flags, "-f", "-"], yaml(object));
+const apply = (object: unknown, ...flags: string[]) =>
+  kubectl(plane, ["apply", ...flags, "-f", "-"], yaml(object));
 const get = (args: string[]) => JSON.parse(kubectlOk(plane, ["get", ...args, "-o", "json"]));
 const exists = (args: string[]) => kubectl(plane, ["get", ...args]).status === 0;
 
@@ -49,10 +50,35 @@ describe("kubectl apply through the webhook on a real API server", () => {
   });
 
   const denials: [string, unknown, RegExp][] = [
-    ["a restore without secretName", withFields(example("restore-accepted.yaml"), { "metadata.name": "no-secret", "spec.br.s3.secretName": undefined }), /\[restore-secret-name\] spec\.br\.s3\.secretName: is required/],
-    ["a restore with an invalid region", withFields(example("restore-accepted.yaml"), { "metadata.name": "bad-region", "spec.br.s3.region": "US West" }), /\[restore-region\] spec\.br\.s3\.region: "US West" is not an S3 region name/],
-    ["a restore pointing at a missing Secret", withFields(example("restore-accepted.yaml"), { "metadata.name": "gone-secret", "spec.br.s3.secretName": "aws-s3" }), /Secret "aws-s3" not found in namespace "nebula"; create it with keys access-key and secret-key/],
-    ["a br-ent Job for a cluster without enableBR: true", example("backup-job-denied.yaml"), /NebulaCluster "nebula-nobr" in namespace "nebula" does not set spec.enableBR: true/],
+    [
+      "a restore without secretName",
+      withFields(example("restore-accepted.yaml"), {
+        "metadata.name": "no-secret",
+        "spec.br.s3.secretName": undefined,
+      }),
+      /\[restore-secret-name\] spec\.br\.s3\.secretName: is required/,
+    ],
+    [
+      "a restore with an invalid region",
+      withFields(example("restore-accepted.yaml"), {
+        "metadata.name": "bad-region",
+        "spec.br.s3.region": "US West",
+      }),
+      /\[restore-region\] spec\.br\.s3\.region: "US West" is not an S3 region name/,
+    ],
+    [
+      "a restore pointing at a missing Secret",
+      withFields(example("restore-accepted.yaml"), {
+        "metadata.name": "gone-secret",
+        "spec.br.s3.secretName": "aws-s3",
+      }),
+      /Secret "aws-s3" not found in namespace "nebula"; create it with keys access-key and secret-key/,
+    ],
+    [
+      "a br-ent Job for a cluster without enableBR: true",
+      example("backup-job-denied.yaml"),
+      /NebulaCluster "nebula-nobr" in namespace "nebula" does not set spec.enableBR: true/,
+    ],
   ];
   for (const [what, object, message] of denials) {
     it(`denies ${what}, with our message in kubectl's output, and stores nothing`, () => {
@@ -72,33 +98,77 @@ describe("kubectl apply through the webhook on a real API server", () => {
     assert.match(applied.stderr, /^Warning: \[backup-job-plaintext-credentials\]/m);
     const pod = get(["-n", "nebula", "job", "nebula-full-backup"]).spec.template.spec;
     assert.deepEqual(pod.imagePullSecrets, [{ name: "br-ent-secret" }]);
-    assert.deepEqual(pod.containers[0].env, [{ name: "META_ADDRESS", value: "nebula-metad-0.nebula-metad-headless.nebula.svc.cluster.local" }]);
-    assert.match(pod.containers[0].command[2], /br-ent backup full --meta nebula-metad-0\.nebula-metad-headless\.nebula\.svc\.cluster\.local:9559 --storage/);
+    assert.deepEqual(pod.containers[0].env, [
+      {
+        name: "META_ADDRESS",
+        value: "nebula-metad-0.nebula-metad-headless.nebula.svc.cluster.local",
+      },
+    ]);
+    assert.match(
+      pod.containers[0].command[2],
+      /br-ent backup full --meta nebula-metad-0\.nebula-metad-headless\.nebula\.svc\.cluster\.local:9559 --storage/,
+    );
   });
 
   it("gives the same verdicts with --dry-run=server and stores nothing", () => {
-    const accepted = apply(withFields(example("restore-accepted.yaml"), { "metadata.name": "dry-ok" }), "--dry-run=server", "-o", "json");
+    const accepted = apply(
+      withFields(example("restore-accepted.yaml"), { "metadata.name": "dry-ok" }),
+      "--dry-run=server",
+      "-o",
+      "json",
+    );
     assert.equal(accepted.status, 0, accepted.stderr);
     assert.equal(JSON.parse(accepted.stdout).spec.br.concurrency, 5);
     assert.equal(exists(["-n", "nebula", "nebularestore", "dry-ok"]), false);
-    const denied = apply(withFields(example("restore-accepted.yaml"), { "metadata.name": "dry-bad", "spec.br.s3.region": undefined }), "--dry-run=server");
+    const denied = apply(
+      withFields(example("restore-accepted.yaml"), {
+        "metadata.name": "dry-bad",
+        "spec.br.s3.region": undefined,
+      }),
+      "--dry-run=server",
+    );
     assert.notEqual(denied.status, 0);
     assert.match(denied.stderr, /\[restore-region\]/);
   });
 
   it("refuses to change a restore's spec after creation", () => {
-    const changed = withFields(example("restore-accepted.yaml"), { "spec.br.backupName": "BACKUP_2024_01_01_00_00_00" });
+    const changed = withFields(example("restore-accepted.yaml"), {
+      "spec.br.backupName": "BACKUP_2024_01_01_00_00_00",
+    });
     const applied = apply(changed);
     assert.notEqual(applied.status, 0);
     assert.match(applied.stderr, /\[restore-immutable-spec\] spec: cannot be changed once created/);
   });
 
   it("follows the live cluster: a new cluster is usable at once, and flipping enableBR changes the verdict", async () => {
-    kubectlOk(plane, ["apply", "-f", "-"], yaml({ apiVersion: "apps.nebula-graph.io/v1alpha1", kind: "NebulaCluster", metadata: { name: "fresh", namespace: "nebula" }, spec: { enableBR: true } }));
-    const job = (name: string) => withFields(example("backup-job.yaml"), { "metadata.name": name, "metadata.labels": { "app.kubernetes.io/cluster": "fresh" } });
+    kubectlOk(
+      plane,
+      ["apply", "-f", "-"],
+      yaml({
+        apiVersion: "apps.nebula-graph.io/v1alpha1",
+        kind: "NebulaCluster",
+        metadata: { name: "fresh", namespace: "nebula" },
+        spec: { enableBR: true },
+      }),
+    );
+    const job = (name: string) =>
+      withFields(example("backup-job.yaml"), {
+        "metadata.name": name,
+        "metadata.labels": { "app.kubernetes.io/cluster": "fresh" },
+      });
     const created = await eventually(() => apply(job("fresh-1")).status === 0, 5000);
     assert.ok(created, "a Job for a just-created cluster is accepted");
-    kubectlOk(plane, ["-n", "nebula", "patch", "nc", "fresh", "--type", "merge", "-p", '{"spec":{"enableBR":false}}']);
+    kubectlOk(plane, [
+      "-n",
+      "nebula",
+      "patch",
+      "nc",
+      "fresh",
+      "--type",
+      "merge",
+      "-p",
+      '{"spec":{"enableBR":false}}',
+    ]);
     let last = "";
     const denied = await eventually(() => {
       const result = apply(job(`fresh-${Date.now()}`), "--dry-run=server");
@@ -111,10 +181,27 @@ describe("kubectl apply through the webhook on a real API server", () => {
   it("never sends unrelated objects: a plain Job, a ConfigMap and kube-system objects need no webhook", async () => {
     await webhook?.stop();
     webhook = undefined;
-    const plainJob = withFields(example("backup-job.yaml"), { "metadata.name": "plain", "metadata.labels": undefined, "spec.template.spec.containers": [{ name: "pi", image: "perl:5", command: ["perl", "-e", "print 1"] }] });
+    const plainJob = withFields(example("backup-job.yaml"), {
+      "metadata.name": "plain",
+      "metadata.labels": undefined,
+      "spec.template.spec.containers": [
+        { name: "pi", image: "perl:5", command: ["perl", "-e", "print 1"] },
+      ],
+    });
     assert.equal(apply(plainJob).status, 0, "a plain Job");
-    assert.equal(apply({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: "c", namespace: "nebula" }, data: { a: "b" } }).status, 0, "a ConfigMap");
-    const systemJob = withFields(example("backup-job.yaml"), { "metadata.namespace": "kube-system" });
+    assert.equal(
+      apply({
+        apiVersion: "v1",
+        kind: "ConfigMap",
+        metadata: { name: "c", namespace: "nebula" },
+        data: { a: "b" },
+      }).status,
+      0,
+      "a ConfigMap",
+    );
+    const systemJob = withFields(example("backup-job.yaml"), {
+      "metadata.namespace": "kube-system",
+    });
     const inSystem = apply(systemJob);
     assert.equal(inSystem.status, 0, `a br-ent Job in kube-system: ${inSystem.stderr}`);
   });
@@ -124,7 +211,9 @@ describe("kubectl apply through the webhook on a real API server", () => {
     const job = apply(withFields(example("backup-job.yaml"), { "metadata.name": "while-down" }));
     assert.notEqual(job.status, 0);
     assert.match(job.stderr, /failed calling webhook "backup-jobs.nebula-br-webhook.io"/);
-    const restore = apply(withFields(example("restore-accepted.yaml"), { "metadata.name": "while-down" }));
+    const restore = apply(
+      withFields(example("restore-accepted.yaml"), { "metadata.name": "while-down" }),
+    );
     assert.notEqual(restore.status, 0);
     assert.match(restore.stderr, /failed calling webhook "nebularestores.nebula-br-webhook.io"/);
   });
@@ -137,16 +226,34 @@ describe("install manifests", () => {
     const result = kubectl(plane, ["apply", "--dry-run=server", "-k", "manifests/base"]);
     assert.equal(result.status, 0, result.stderr);
     assert.match(result.stdout, /deployment.apps\/nebula-br-webhook created \(server dry run\)/);
-    assert.match(result.stdout, /validatingwebhookconfiguration.admissionregistration.k8s.io\/nebula-br-webhook (created|configured) \(server dry run\)/);
+    assert.match(
+      result.stdout,
+      /validatingwebhookconfiguration.admissionregistration.k8s.io\/nebula-br-webhook (created|configured) \(server dry run\)/,
+    );
   });
 
   it("the cert-manager overlay passes too (against stand-in cert-manager CRDs: no cert-manager runs here)", () => {
     kubectlOk(plane, ["apply", "-f", "test/e2e/crds/stand-ins/"]);
     kubectlOk(plane, ["wait", "--for=condition=Established", "crd", "--all", "--timeout=60s"]);
-    const result = kubectl(plane, ["apply", "--dry-run=server", "-k", "manifests/overlays/cert-manager"]);
+    const result = kubectl(plane, [
+      "apply",
+      "--dry-run=server",
+      "-k",
+      "manifests/overlays/cert-manager",
+    ]);
     assert.equal(result.status, 0, result.stderr);
-    assert.match(result.stdout, /certificate.cert-manager.io\/nebula-br-webhook created \(server dry run\)/);
-    const rendered = parse(kubectlOk(plane, ["kustomize", "manifests/overlays/cert-manager"]).split(/^---$/m).find((d) => d.includes("kind: ValidatingWebhookConfiguration")) ?? "");
-    assert.equal(rendered.metadata.annotations["cert-manager.io/inject-ca-from"], "nebula-br-webhook/nebula-br-webhook");
+    assert.match(
+      result.stdout,
+      /certificate.cert-manager.io\/nebula-br-webhook created \(server dry run\)/,
+    );
+    const rendered = parse(
+      kubectlOk(plane, ["kustomize", "manifests/overlays/cert-manager"])
+        .split(/^---$/m)
+        .find((d) => d.includes("kind: ValidatingWebhookConfiguration")) ?? "",
+    );
+    assert.equal(
+      rendered.metadata.annotations["cert-manager.io/inject-ca-from"],
+      "nebula-br-webhook/nebula-br-webhook",
+    );
   });
 });

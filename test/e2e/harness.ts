@@ -25,12 +25,19 @@ export interface ControlPlane {
 /** Starts (building on first use) etcd and kube-apiserver; resolves once /readyz answers. */
 export async function startControlPlane(): Promise<ControlPlane> {
   const dir = await mkdtemp(join(tmpdir(), "nbw-e2e-"));
-  const up = spawnSync("bash", [CONTROL_PLANE, "up", dir], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"], timeout: 40 * 60 * 1000 });
+  const up = spawnSync("bash", [CONTROL_PLANE, "up", dir], {
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "inherit"],
+    timeout: 40 * 60 * 1000,
+  });
   if (up.status !== 0) throw new Error(`control-plane.sh up failed (exit ${up.status})`);
   const env: Record<string, string> = {};
   for (const line of readFileSync(join(dir, "env"), "utf8").split("\n")) {
     const match = line.match(/^([A-Z_]+)=(.*)$/);
-    if (match) env[match[1] as string] = (match[2] as string).replace(/^'(.*)'$/, "$1").replace(/^"(.*)"$/, "$1");
+    if (match)
+      env[match[1] as string] = (match[2] as string)
+        .replace(/^'(.*)'$/, "$1")
+        .replace(/^"(.*)"$/, "$1");
   }
   if (!env.KUBECONFIG || !env.KUBECTL) throw new Error(`${dir}/env lacks KUBECONFIG or KUBECTL`);
   return { dir, kubeconfig: env.KUBECONFIG, kubectlBin: env.KUBECTL, env };
@@ -46,7 +53,11 @@ export interface KubectlResult {
   readonly stderr: string;
 }
 
-export function kubectl(plane: ControlPlane, args: readonly string[], input?: string): KubectlResult {
+export function kubectl(
+  plane: ControlPlane,
+  args: readonly string[],
+  input?: string,
+): KubectlResult {
   const run = spawnSync(plane.kubectlBin, ["--kubeconfig", plane.kubeconfig, ...args], {
     cwd: REPO_ROOT,
     encoding: "utf8",
@@ -83,21 +94,36 @@ export interface Webhook {
 }
 
 /** Runs `nebula-br-webhook serve` against the control plane; resolves when /readyz is 200. */
-export async function startWebhook(plane: ControlPlane, extraArgs: readonly string[] = [], port?: number): Promise<Webhook> {
+export async function startWebhook(
+  plane: ControlPlane,
+  extraArgs: readonly string[] = [],
+  port?: number,
+): Promise<Webhook> {
   const listenPort = port ?? (await freePort());
   const caFile = join(plane.dir, `webhook-ca-${listenPort}.pem`);
   const logFile = join(plane.dir, "logs", `webhook-${listenPort}-${Date.now()}.log`);
   const log = createWriteStream(logFile);
   const child = spawn(
     process.execPath,
-    ["dist/src/cli.js", "serve", "--port", String(listenPort), "--kubeconfig", plane.kubeconfig, "--ca-out", caFile, ...extraArgs],
+    [
+      "dist/src/cli.js",
+      "serve",
+      "--port",
+      String(listenPort),
+      "--kubeconfig",
+      plane.kubeconfig,
+      "--ca-out",
+      caFile,
+      ...extraArgs,
+    ],
     { cwd: REPO_ROOT, stdio: ["ignore", "pipe", "pipe"] },
   );
   child.stdout?.pipe(log);
   child.stderr?.pipe(log);
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
   for (let i = 0; i < 200; i++) {
-    if (child.exitCode !== null) throw new Error(`webhook exited with ${child.exitCode}; see ${logFile}`);
+    if (child.exitCode !== null)
+      throw new Error(`webhook exited with ${child.exitCode}; see ${logFile}`);
     try {
       const ca = readFileSync(caFile, "utf8");
       const ready = await post(listenPort, ca, "/readyz", undefined, { method: "GET" });
@@ -133,7 +159,10 @@ export function webhookConfigurations(port: number, ca: string): string {
       const config = document.toJS();
       for (const webhook of config.webhooks) {
         const path = webhook.clientConfig.service.path;
-        webhook.clientConfig = { url: `https://127.0.0.1:${port}${path}`, caBundle: Buffer.from(ca).toString("base64") };
+        webhook.clientConfig = {
+          url: `https://127.0.0.1:${port}${path}`,
+          caBundle: Buffer.from(ca).toString("base64"),
+        };
       }
       return stringify(config);
     })

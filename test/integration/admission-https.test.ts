@@ -5,6 +5,7 @@ import { connect } from "node:tls";
 import fastJsonPatch from "fast-json-patch";
 import { parseConfig } from "../../src/config/config.js";
 import { createLogger } from "../../src/log.js";
+import { generatedCertificates } from "../../src/server/certificate-source.js";
 import { type RunningServer, serve } from "../../src/server/serve.js";
 import { example, exampleCluster, withFields } from "../support/fixtures.js";
 import { admissionReview, post } from "../support/https-client.js";
@@ -26,8 +27,7 @@ before(async () => {
   const started = await serve({
     host: "127.0.0.1",
     port: 0,
-    serviceName: "nebula-br-webhook",
-    serviceNamespace: "nebula-br-webhook",
+    certificates: generatedCertificates(["localhost"]),
     maxBodyBytes: 256 * 1024,
     config: config.config,
     view: exampleCluster,

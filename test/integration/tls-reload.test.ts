@@ -7,6 +7,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { connect } from "node:tls";
 import { parseConfig } from "../../src/config/config.js";
 import { createLogger } from "../../src/log.js";
+import { fileCertificates } from "../../src/server/certificate-source.js";
 import { generateCertificates } from "../../src/server/certificates.js";
 import { type RunningServer, serve } from "../../src/server/serve.js";
 import { exampleCluster } from "../support/fixtures.js";
@@ -37,10 +38,11 @@ describe("serving certificates from files", () => {
     const started = await serve({
       host: "127.0.0.1",
       port: 0,
-      tlsCert: join(dir, "tls.crt"),
-      tlsKey: join(dir, "tls.key"),
-      serviceName: "x",
-      serviceNamespace: "y",
+      certificates: fileCertificates(
+        join(dir, "tls.crt"),
+        join(dir, "tls.key"),
+        createLogger("silent"),
+      ),
       maxBodyBytes: 1024 * 1024,
       config: config.config,
       view: exampleCluster,
