@@ -40,5 +40,8 @@ e2e: build control-plane
 test: lint build control-plane
 	node --test --test-reporter=spec $(UNIT_TESTS) $(INTEGRATION_TESTS) $(E2E_TESTS)
 
+demo: build control-plane
+	bash test/e2e/demo.sh
+
 clean:
 	rm -rf dist
