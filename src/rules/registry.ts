@@ -1,5 +1,6 @@
 import type { KubeObject } from "../kube/objects.js";
 import { backupCronJobFamily, backupJobFamily } from "./backup-job-rules.js";
+import { nebulaBackupFamily, nebulaCronBackupFamily } from "./nebula-backup-rules.js";
 import { restoreFamily } from "./restore-rules.js";
 import type { Rule, RuleFamily } from "./rule.js";
 
@@ -8,6 +9,8 @@ export const FAMILIES: readonly RuleFamily[] = [
   restoreFamily,
   backupJobFamily,
   backupCronJobFamily,
+  nebulaBackupFamily,
+  nebulaCronBackupFamily,
 ];
 
 /** The family that guards this object, or undefined: then it is allowed untouched. */

@@ -1,6 +1,9 @@
 import { Ajv, type ValidateFunction } from "ajv";
-import brSchema from "../../schemas/nebularestore-br.schema.json" with { type: "json" };
-import configSchema from "../../schemas/nebularestore-config.schema.json" with { type: "json" };
+import backupSchema from "../../schemas/nebulabackup.schema.json" with { type: "json" };
+import restoreBrSchema from "../../schemas/nebularestore-br.schema.json" with { type: "json" };
+import restoreConfigSchema from "../../schemas/nebularestore-config.schema.json" with {
+  type: "json",
+};
 import storageSchema from "../../schemas/storage.schema.json" with { type: "json" };
 import { field, type KubeObject } from "../kube/objects.js";
 import { schemaViolations } from "./schema-messages.js";
@@ -23,6 +26,7 @@ export interface BrSpec {
   clusterName?: string;
   clusterNamespace?: string;
   backupName?: string;
+  baseBackupName?: string;
   concurrency?: number;
   s3?: S3Location;
   gs?: GsLocation;
@@ -31,11 +35,20 @@ export interface BrSpec {
 /** The two spec shapes in use: `spec.br` (operator 1.4–1.7) and `spec.config` (1.8+). */
 export type SpecShape = "br" | "config";
 
+/** Where an object kind keeps its BR settings, and the schema of each shape it may use. */
+export interface SpecLayout {
+  /** The object holding `br`/`config`: `spec`, or `spec.backupTemplate` for cron backups. */
+  readonly path: readonly string[];
+  readonly shapes: Partial<Record<SpecShape, ValidateFunction>>;
+}
+
 /** A spec that passed its schema, with what the rules need to talk about it. */
 export interface ReadSpec {
   readonly shape: SpecShape;
-  /** `spec.br` or `spec.config`: the prefix of every field path in messages. */
+  /** `spec.br`, `spec.config`, `spec.backupTemplate.config`: the prefix of field paths in messages. */
   readonly basePath: string;
+  /** Where the settings live, for mutations. */
+  readonly settingsPath: readonly string[];
   readonly spec: BrSpec;
   /** Credential keys the Secret must hold, by storage kind. */
   readonly requiredKeys: { readonly s3: readonly string[]; readonly gs: readonly string[] };
@@ -46,9 +59,18 @@ export type SpecReading =
   | { ok: false; violations: { path: string; message: string }[] };
 
 const ajv = new Ajv({ allErrors: true, schemas: [storageSchema] });
-const validators: Record<SpecShape, ValidateFunction> = {
-  br: ajv.compile(brSchema),
-  config: ajv.compile(configSchema),
+
+export const RESTORE_LAYOUT: SpecLayout = {
+  path: ["spec"],
+  shapes: { br: ajv.compile(restoreBrSchema), config: ajv.compile(restoreConfigSchema) },
+};
+export const BACKUP_LAYOUT: SpecLayout = {
+  path: ["spec"],
+  shapes: { config: ajv.compile(backupSchema) },
+};
+export const CRON_BACKUP_LAYOUT: SpecLayout = {
+  path: ["spec", "backupTemplate"],
+  shapes: BACKUP_LAYOUT.shapes,
 };
 
 const REQUIRED_KEYS: Record<SpecShape, ReadSpec["requiredKeys"]> = {
@@ -59,37 +81,41 @@ const REQUIRED_KEYS: Record<SpecShape, ReadSpec["requiredKeys"]> = {
 /** `spec.br` knows S3 only; `spec.config` adds Google Cloud Storage. */
 const STORAGES: Record<SpecShape, readonly ("s3" | "gs")[]> = { br: ["s3"], config: ["s3", "gs"] };
 
-const readings = new WeakMap<KubeObject, SpecReading>();
+const readings = new WeakMap<SpecLayout, WeakMap<KubeObject, SpecReading>>();
 
 /**
- * Picks the spec shape and checks its types once per object (memoised: every restore rule
- * asks). Exactly one of `spec.br` and `spec.config` must be present.
+ * Picks the spec shape and checks its types once per object and layout (memoised: every
+ * rule asks). Exactly one of the layout's shapes must be present.
  */
-export function readSpec(object: KubeObject, shapes: readonly SpecShape[]): SpecReading {
-  const cached = readings.get(object);
+export function readSpec(object: KubeObject, layout: SpecLayout): SpecReading {
+  let cache = readings.get(layout);
+  if (!cache) {
+    cache = new WeakMap();
+    readings.set(layout, cache);
+  }
+  const cached = cache.get(object);
   if (cached) return cached;
-  const reading = readUncached(object, shapes);
-  readings.set(object, reading);
+  const reading = readUncached(object, layout);
+  cache.set(object, reading);
   return reading;
 }
 
-function readUncached(object: KubeObject, shapes: readonly SpecShape[]): SpecReading {
-  const present = shapes.filter((shape) => field(object, "spec", shape) !== undefined);
-  const fields = shapes.map((s) => `spec.${s}`).join(" or ");
-  if (present.length === 0) {
-    return { ok: false, violations: [{ path: "spec", message: `set ${fields}` }] };
-  }
-  if (present.length > 1) {
-    return {
-      ok: false,
-      violations: [{ path: "spec", message: `set only one of ${fields}, not both` }],
-    };
+function readUncached(object: KubeObject, layout: SpecLayout): SpecReading {
+  const prefix = layout.path.join(".");
+  const holder = field(object, ...layout.path);
+  const shapes = Object.keys(layout.shapes) as SpecShape[];
+  const fields = shapes.map((s) => `${prefix}.${s}`).join(" or ");
+  const present = shapes.filter((shape) => field(holder, shape) !== undefined);
+  if (present.length !== 1) {
+    const message = present.length === 0 ? `set ${fields}` : `set only one of ${fields}, not both`;
+    return { ok: false, violations: [{ path: prefix, message }] };
   }
   const shape = present[0] as SpecShape;
-  const validate = validators[shape];
-  if (!validate(object)) return { ok: false, violations: schemaViolations(validate.errors, "") };
-  const spec = field(object, "spec", shape) as BrSpec;
-  const basePath = `spec.${shape}`;
+  const validate = layout.shapes[shape] as ValidateFunction;
+  if (!validate(holder))
+    return { ok: false, violations: schemaViolations(validate.errors, prefix) };
+  const spec = field(holder, shape) as BrSpec;
+  const basePath = `${prefix}.${shape}`;
   const supported = STORAGES[shape];
   const storages = supported.filter((s) => spec[s] !== undefined);
   if (storages.length !== 1) {
@@ -100,5 +126,14 @@ function readUncached(object: KubeObject, shapes: readonly SpecShape[]): SpecRea
         : `set only one of ${choices}`;
     return { ok: false, violations: [{ path: basePath, message }] };
   }
-  return { ok: true, value: { shape, basePath, spec, requiredKeys: REQUIRED_KEYS[shape] } };
+  return {
+    ok: true,
+    value: {
+      shape,
+      basePath,
+      settingsPath: [...layout.path, shape],
+      spec,
+      requiredKeys: REQUIRED_KEYS[shape],
+    },
+  };
 }
