@@ -1,15 +1,14 @@
 #!/usr/bin/env node
 import { randomUUID } from "node:crypto";
-import { writeFile } from "node:fs/promises";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { reviewFor } from "./admission/review.js";
+import { auditCommand } from "./cli/audit-command.js";
 import { checkObject, formatChecked, formatObjects } from "./cli/check.js";
+import { serveCommand } from "./cli/serve-command.js";
 import { chooseView } from "./cluster-view/choose-view.js";
 import { loadConfig } from "./config/config.js";
 import { readManifests } from "./kube/manifests.js";
 import { createLogger } from "./log.js";
-import { chooseCertificates } from "./server/choose-certificates.js";
-import { serve } from "./server/serve.js";
 
 const EXIT_DENIED = 1;
 const EXIT_UNREADABLE = 2;
@@ -74,48 +73,19 @@ program
       .choices(["debug", "info", "warn", "error"])
       .default("info"),
   )
-  .action(async (opts) => {
-    const logger = createLogger(opts.logLevel);
-    const loaded = await loadConfig(opts.config);
-    if (!loaded.ok) fail(loaded.reason);
-    const chosen = await chooseView(
-      {
-        clusterState: opts.clusterState,
-        kubeconfig: opts.kubeconfig,
-        inCluster: !opts.clusterState && !opts.kubeconfig && !!process.env.KUBERNETES_SERVICE_HOST,
-        secretTimeoutMs: opts.secretTimeoutMs,
-      },
-      logger,
-    );
-    if (!chosen.ok) fail(chosen.reason);
-    logger.info({ clusterView: chosen.describe }, "cluster view chosen");
-    const certificates = chooseCertificates(opts, loaded.config.clusterDomain, logger);
-    if (!certificates.ok) fail(certificates.reason);
-    const started = await serve({
-      ...opts,
-      certificates: certificates.source,
-      config: loaded.config,
-      view: chosen.view,
-      logger,
-    });
-    if (!started.ok) fail(started.reason);
-    if (opts.caOut && started.running.caPem) {
-      const written = await writeFile(opts.caOut, started.running.caPem).then(
-        () => undefined,
-        (error: Error) => error.message,
-      );
-      if (written) fail(`cannot write the CA to ${opts.caOut}: ${written}`);
-    }
-    const shutdown = (signal: string) => {
-      logger.info({ signal }, "shutting down: readiness off, finishing in-flight requests");
-      started.running.close().then(
-        () => process.exit(0),
-        () => process.exit(1),
-      );
-    };
-    process.once("SIGTERM", () => shutdown("SIGTERM"));
-    process.once("SIGINT", () => shutdown("SIGINT"));
-  });
+  .option(
+    "--audit-interval <seconds>",
+    "background audit period with a live cluster; 0 turns it off",
+    integer,
+    60,
+  )
+  .option(
+    "--shutdown-grace <seconds>",
+    "how long in-flight requests may take after SIGTERM",
+    integer,
+    10,
+  )
+  .action((opts) => serveCommand(opts, fail));
 
 program
   .command("check")
@@ -165,6 +135,23 @@ program
     process.stdout.write(
       `${JSON.stringify(reviewFor(first.object, { uid: randomUUID(), operation: opts.operation }))}\n`,
     );
+  });
+
+program
+  .command("audit")
+  .description("judge the objects already in a cluster; exit 1 if any rule fails")
+  .option("--kubeconfig <file>", "kubeconfig (default: $KUBECONFIG or ~/.kube/config)")
+  .option("-n, --namespace <ns>", "only this namespace (default: the context's)")
+  .option("-A, --all-namespaces", "every namespace")
+  .option("--config <file>", "configuration file (YAML): rule modes as the webhook runs them")
+  .option("--show-pass", "list passing rules too")
+  .addOption(
+    new Option("-o, --output <format>", "output format")
+      .choices(["table", "json", "yaml"])
+      .default("table"),
+  )
+  .action(async (opts) => {
+    process.exitCode = await auditCommand(opts, fail);
   });
 
 await program.parseAsync();

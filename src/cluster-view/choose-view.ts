@@ -1,3 +1,4 @@
+import type { KubeConfig } from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import { loadKubeConfig } from "../kube/kubeconfig.js";
 import { EMBEDDED_CLUSTER_STATE } from "../paths.js";
@@ -10,10 +11,13 @@ export interface ViewChoice {
   readonly kubeconfig?: string;
   readonly inCluster?: boolean;
   readonly secretTimeoutMs?: number;
+  readonly onApiCall?: (verb: string, resource: string) => void;
+  /** Called when a NebulaCluster is added, changed or deleted (live view only). */
+  readonly onClusterChange?: () => void;
 }
 
 export type ViewResult =
-  | { ok: true; view: ClusterView; describe: string }
+  | { ok: true; view: ClusterView; describe: string; kubeConfig?: KubeConfig }
   | { ok: false; reason: string };
 
 /**
@@ -35,11 +39,14 @@ export async function chooseView(choice: ViewChoice, logger: Logger): Promise<Vi
     kubeConfig,
     logger,
     secretTimeoutMs: choice.secretTimeoutMs ?? 2000,
+    onApiCall: choice.onApiCall,
+    onChange: choice.onClusterChange,
   });
   view.startInBackground();
   return {
     ok: true,
     view,
+    kubeConfig,
     describe: `live cluster ${kubeConfig.getCurrentCluster()?.server ?? "(in-cluster)"}`,
   };
 }

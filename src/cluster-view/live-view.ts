@@ -12,6 +12,7 @@ import {
   UPDATE,
 } from "@kubernetes/client-node";
 import type { Logger } from "pino";
+import { describeApiError, statusCode } from "../kube/api-errors.js";
 import type { KubeObject } from "../kube/objects.js";
 import type { SecretRef } from "../rules/rule.js";
 import {
@@ -38,6 +39,8 @@ export interface LiveViewOptions {
   readonly secretTimeoutMs: number;
   /** Called for every request sent to the API server (metrics, tests). */
   readonly onApiCall?: (verb: string, resource: string) => void;
+  /** Called when a NebulaCluster is added, changed or deleted. */
+  readonly onChange?: () => void;
 }
 
 /**
@@ -66,6 +69,7 @@ export class LiveClusterView implements ClusterView {
           { event, cluster: `${object.metadata?.namespace}/${object.metadata?.name}` },
           "NebulaCluster changed",
         );
+        options.onChange?.();
       });
     }
     this.informer.on(ERROR, (error) => this.restartAfterError(error));
@@ -86,7 +90,7 @@ export class LiveClusterView implements ClusterView {
 
   private restartAfterError(error: unknown): void {
     if (this.stopped) return;
-    this.lastError = describeError(error);
+    this.lastError = describeApiError(error);
     this.options.logger.warn(
       { err: this.lastError },
       "cluster view lost its watch; restarting in 2s",
@@ -145,7 +149,7 @@ export class LiveClusterView implements ClusterView {
       return facts ? found(facts) : absent;
     } catch (error) {
       if (statusCode(error) === 404) return absent;
-      return unavailable(`reading the Secret failed: ${describeError(error)}`);
+      return unavailable(`reading the Secret failed: ${describeApiError(error)}`);
     } finally {
       request.catch(() => {}); // a late failure after a time-out is expected, not unhandled
     }
@@ -156,20 +160,4 @@ export class LiveClusterView implements ClusterView {
     clearTimeout(this.restartTimer);
     await this.informer.stop();
   }
-}
-
-function statusCode(error: unknown): number | undefined {
-  const code = (error as { code?: unknown } | undefined)?.code;
-  return typeof code === "number" ? code : undefined;
-}
-
-/** A short reason without bodies or headers (which could carry a token). */
-function describeError(error: unknown): string {
-  const code = statusCode(error);
-  if (code !== undefined) return `HTTP ${code}`;
-  const cause = (error as { cause?: { code?: string } } | undefined)?.cause?.code;
-  if (cause) return cause;
-  return error instanceof Error
-    ? (error.message.split("\n")[0]?.slice(0, 200) ?? "error")
-    : String(error);
 }

@@ -5,6 +5,7 @@ import {
   type V1Secret,
 } from "@kubernetes/client-node";
 import type { Logger } from "pino";
+import { describeApiError, statusCode } from "../kube/api-errors.js";
 import {
   type CertificatePair,
   certificateNotAfter,
@@ -56,7 +57,7 @@ export class SelfManagedTls {
       if (this.options.webhookConfiguration) await this.injectCaBundle(material.caBundle);
       return { ok: true, ...material };
     } catch (error) {
-      return { ok: false, reason: `self-managed TLS: ${describe(error)}` };
+      return { ok: false, reason: `self-managed TLS: ${describeApiError(error)}` };
     }
   }
 
@@ -173,14 +174,3 @@ function readStored(
 }
 
 const b64 = (text: string): string => Buffer.from(text).toString("base64");
-
-function statusCode(error: unknown): number | undefined {
-  const code = (error as { code?: unknown } | undefined)?.code;
-  return typeof code === "number" ? code : undefined;
-}
-
-function describe(error: unknown): string {
-  const code = statusCode(error);
-  if (code !== undefined) return `the API server answered HTTP ${code}`;
-  return error instanceof Error ? (error.message.split("\n")[0] ?? "error") : String(error);
-}

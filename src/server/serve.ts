@@ -3,6 +3,7 @@ import type { AddressInfo } from "node:net";
 import type { Logger } from "pino";
 import type { ClusterView } from "../cluster-view/cluster-view.js";
 import type { Config } from "../config/config.js";
+import type { Metrics } from "../metrics.js";
 import { createApp } from "./app.js";
 import type { CertificateSource } from "./certificate-source.js";
 
@@ -14,6 +15,8 @@ export interface ServeOptions {
   readonly config: Config;
   readonly view: ClusterView;
   readonly logger: Logger;
+  readonly metrics: Metrics;
+  readonly onGuardedAdmission?: () => void;
 }
 
 export interface RunningServer {

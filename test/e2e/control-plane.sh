@@ -39,7 +39,7 @@ alive() {
   tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$dir"
 }
 
-read_pid() { [[ -f "$1" ]] && tr -dc '0-9' <"$1" || true; }
+read_pid() { if [[ -f "$1" ]]; then tr -dc '0-9' <"$1"; fi; }
 
 stop_pid() { # name pidfile dir
   local name=$1 pid i
@@ -90,6 +90,7 @@ PY
 http_ok() {
   local hostport=${1#http://} path
   path=/${hostport#*/}; hostport=${hostport%%/*}
+  # shellcheck disable=SC2016 # expanded by the inner bash
   timeout 2 bash -c '
     exec 3<>"/dev/tcp/${1%:*}/${1##*:}" || exit 1
     printf "GET %s HTTP/1.0\r\nHost: %s\r\n\r\n" "$2" "$1" >&3

@@ -5,6 +5,7 @@ import { connect } from "node:tls";
 import fastJsonPatch from "fast-json-patch";
 import { parseConfig } from "../../src/config/config.js";
 import { createLogger } from "../../src/log.js";
+import { Metrics } from "../../src/metrics.js";
 import { generatedCertificates } from "../../src/server/certificate-source.js";
 import { type RunningServer, serve } from "../../src/server/serve.js";
 import { example, exampleCluster, withFields } from "../support/fixtures.js";
@@ -19,6 +20,7 @@ const logSink = new Writable({
 });
 
 let server: RunningServer;
+const metrics = new Metrics();
 let ca: string;
 
 before(async () => {
@@ -31,6 +33,7 @@ before(async () => {
     maxBodyBytes: 256 * 1024,
     config: config.config,
     view: exampleCluster,
+    metrics,
     logger: createLogger("info", logSink),
   });
   assert.ok(started.ok, started.ok ? "" : started.reason);
@@ -270,5 +273,29 @@ describe("bad input gets a clear answer", () => {
       socket.on("error", () => resolve("refused"));
     });
     assert.equal(outcome, "refused");
+  });
+});
+
+describe("metrics", () => {
+  it("serves Prometheus metrics: requests by kind and outcome, rule verdicts, latency, bad requests", async () => {
+    const answer = await post(server.port, ca, "/metrics", undefined, { method: "GET" });
+    assert.equal(answer.status, 200);
+    assert.match(
+      answer.text,
+      /nebula_br_webhook_admission_requests_total\{stage="validate",kind="apps.nebula-graph.io\/NebulaRestore",operation="CREATE",allowed="false"\} [1-9]/,
+    );
+    assert.match(
+      answer.text,
+      /nebula_br_webhook_rule_verdicts_total\{stage="validate",rule="restore-region",mode="enforce",verdict="fail"\} [1-9]/,
+    );
+    assert.match(answer.text, /nebula_br_webhook_patches_total\{kind="batch\/Job"\} [1-9]/);
+    assert.match(
+      answer.text,
+      /nebula_br_webhook_admission_duration_seconds_bucket\{le="0.005",stage="mutate"\} [1-9]/,
+    );
+    assert.match(
+      answer.text,
+      /nebula_br_webhook_bad_requests_total\{reason="entity.too.large"\} 1/,
+    );
   });
 });

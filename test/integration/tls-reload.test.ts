@@ -7,6 +7,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { connect } from "node:tls";
 import { parseConfig } from "../../src/config/config.js";
 import { createLogger } from "../../src/log.js";
+import { Metrics } from "../../src/metrics.js";
 import { fileCertificates } from "../../src/server/certificate-source.js";
 import { generateCertificates } from "../../src/server/certificates.js";
 import { type RunningServer, serve } from "../../src/server/serve.js";
@@ -46,6 +47,7 @@ describe("serving certificates from files", () => {
       maxBodyBytes: 1024 * 1024,
       config: config.config,
       view: exampleCluster,
+      metrics: new Metrics(),
       logger: createLogger("silent"),
     });
     assert.ok(started.ok, started.ok ? "" : started.reason);

@@ -1,0 +1,109 @@
+import type { KubeConfig } from "@kubernetes/client-node";
+import type { Logger } from "pino";
+import type { ClusterView } from "../cluster-view/cluster-view.js";
+import type { Config } from "../config/config.js";
+import type { Metrics } from "../metrics.js";
+import { buildReports } from "./policy-report.js";
+import { PolicyReportWriter } from "./report-writer.js";
+import { runAudit } from "./run-audit.js";
+
+export interface BackgroundAuditOptions {
+  readonly kubeConfig: KubeConfig;
+  readonly view: ClusterView;
+  readonly config: Config;
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+  readonly intervalMs: number;
+}
+
+/**
+ * Audits the whole cluster every interval and soon after a change (debounced), writing one
+ * PolicyReport per namespace. Runs never overlap; a failed run is logged and retried on the
+ * next tick.
+ */
+export class BackgroundAudit {
+  private readonly writer: PolicyReportWriter;
+  private timer: NodeJS.Timeout | undefined;
+  private debounce: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private again = false;
+  private stopped = false;
+
+  constructor(private readonly options: BackgroundAuditOptions) {
+    const { metrics } = options;
+    this.writer = new PolicyReportWriter(
+      options.kubeConfig,
+      (verb, resource) => metrics.apiCalls.inc({ verb, resource }),
+      (operation) => metrics.reportsWritten.inc({ operation }),
+    );
+  }
+
+  start(): void {
+    this.timer = setInterval(() => this.trigger(0), this.options.intervalMs);
+    this.timer.unref();
+    this.trigger(1000);
+  }
+
+  /** Asks for a run soon; many asks within the delay make one run. */
+  trigger(delayMs = 1000): void {
+    if (this.stopped) return;
+    clearTimeout(this.debounce);
+    this.debounce = setTimeout(() => void this.runOnce(), delayMs);
+    this.debounce.unref();
+  }
+
+  async runOnce(): Promise<void> {
+    if (this.running) {
+      this.again = true;
+      return this.running;
+    }
+    this.running = this.audit().finally(() => {
+      this.running = undefined;
+      if (this.again && !this.stopped) {
+        this.again = false;
+        this.trigger(0);
+      }
+    });
+    return this.running;
+  }
+
+  private async audit(): Promise<void> {
+    const { view, config, logger, metrics } = this.options;
+    if (!view.isSynced()) return;
+    const started = Date.now();
+    const run = await runAudit(this.options.kubeConfig, view, config, undefined, (verb, resource) =>
+      metrics.apiCalls.inc({ verb, resource }),
+    );
+    if (!run.ok) {
+      metrics.auditRuns.inc({ outcome: "error" });
+      logger.warn({ reason: run.reason }, "background audit failed");
+      return;
+    }
+    const written = await this.writer.reconcile(buildReports(run.entries, new Date()));
+    if (!written.ok) {
+      metrics.auditRuns.inc({ outcome: "error" });
+      logger.warn({ reason: written.reason }, "background audit could not write reports");
+      return;
+    }
+    metrics.auditRuns.inc({ outcome: "ok" });
+    metrics.auditResults.reset();
+    for (const entry of run.entries)
+      metrics.auditResults.inc({ rule: entry.rule, result: entry.result });
+    logger.info(
+      {
+        objects: run.objects,
+        results: run.entries.length,
+        ...written.summary,
+        ms: Date.now() - started,
+      },
+      "background audit done",
+    );
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.timer);
+    clearTimeout(this.debounce);
+    await this.running;
+  }
+}

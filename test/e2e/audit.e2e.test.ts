@@ -1,0 +1,161 @@
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { after, before, describe, it } from "node:test";
+import { example, REPO_ROOT, withFields } from "../support/fixtures.js";
+import { post } from "../support/https-client.js";
+import {
+  type ControlPlane,
+  eventually,
+  kubectl,
+  kubectlOk,
+  startControlPlane,
+  startWebhook,
+  stopControlPlane,
+  type Webhook,
+  webhookConfigurations,
+} from "./harness.js";
+
+let plane: ControlPlane;
+let webhook: Webhook;
+
+const restore = withFields(example("restore-accepted.yaml"), {
+  "metadata.name": "restore-late",
+  "spec.br.s3.secretName": "late-secret",
+});
+
+/** Our PolicyReport's results for the restore, by rule id. */
+function reportResults(): Record<string, string> | undefined {
+  const got = kubectl(plane, [
+    "-n",
+    "nebula",
+    "get",
+    "policyreport",
+    "nebula-br-webhook",
+    "-o",
+    "json",
+  ]);
+  if (got.status !== 0) return undefined;
+  const report = JSON.parse(got.stdout);
+  return Object.fromEntries(
+    report.results
+      .filter((r: any) => r.resources[0].name === "restore-late")
+      .map((r: any) => [r.rule, r.result]),
+  );
+}
+
+const audit = (...args: string[]) =>
+  spawnSync(
+    process.execPath,
+    ["dist/src/cli.js", "audit", "--kubeconfig", plane.kubeconfig, ...args],
+    {
+      cwd: REPO_ROOT,
+      encoding: "utf8",
+    },
+  );
+
+const metricsText = async () =>
+  (await post(webhook.port, webhook.ca, "/metrics", undefined, { method: "GET" })).text;
+
+before(async () => {
+  plane = await startControlPlane();
+  kubectlOk(plane, ["apply", "-f", "test/e2e/crds/", "-f", "manifests/crds/"]);
+  kubectlOk(plane, ["wait", "--for=condition=Established", "crd", "--all", "--timeout=60s"]);
+  kubectlOk(plane, ["apply", "-f", "test/e2e/fixtures/cluster.yaml"]);
+  webhook = await startWebhook(plane, [
+    "--config",
+    "test/e2e/fixtures/audit-config.yaml",
+    "--audit-interval",
+    "2",
+  ]);
+  kubectlOk(plane, ["apply", "-f", "-"], webhookConfigurations(webhook.port, webhook.ca));
+});
+
+after(async () => {
+  await webhook?.stop();
+  stopControlPlane(plane);
+});
+
+describe("policy audits on a real API server", () => {
+  it("admits a restore that breaks a rule in audit mode, silently", () => {
+    const applied = kubectl(plane, ["apply", "-f", "-"], JSON.stringify(restore));
+    assert.equal(applied.status, 0, applied.stderr);
+    assert.doesNotMatch(applied.stderr, /Warning/);
+  });
+
+  it("reports it as fail in the namespace's PolicyReport", async () => {
+    const failed = await eventually(
+      () => reportResults()?.["restore-secret-name"] === "fail",
+      15_000,
+    );
+    assert.ok(failed, JSON.stringify(reportResults()));
+    assert.equal(reportResults()?.["restore-region"], "pass");
+  });
+
+  it("`audit -A` lists it in a table with a summary, and exits 1", () => {
+    const run = audit("-A");
+    assert.equal(run.status, 1, run.stderr);
+    assert.match(run.stdout, /^NAMESPACE\s+KIND\s+NAME\s+RULE\s+RESULT\s+MESSAGE$/m);
+    assert.match(
+      run.stdout,
+      /^nebula\s+NebulaRestore\s+restore-late\s+restore-secret-name\s+FAIL\s+spec\.br\.s3\.secretName: Secret "late-secret" not found in namespace "nebula"/m,
+    );
+    assert.match(run.stdout, /1 object audited in all namespaces: \d+ pass, 1 fail, 0 warn/);
+    const json = JSON.parse(audit("-n", "nebula", "-o", "json").stdout);
+    assert.equal(json.summary.fail, 1);
+  });
+
+  it("counts it in /metrics", async () => {
+    const text = await metricsText();
+    assert.match(
+      text,
+      /nebula_br_webhook_rule_verdicts_total\{stage="validate",rule="restore-secret-name",mode="audit",verdict="fail"\} 1/,
+    );
+    assert.match(
+      text,
+      /nebula_br_webhook_audit_results\{rule="restore-secret-name",result="fail"\} 1/,
+    );
+    assert.match(text, /nebula_br_webhook_policy_reports_written_total\{operation="create"\} 1/);
+    assert.match(text, /nebula_br_webhook_cluster_view_synced 1/);
+  });
+
+  it("fixing it (creating the Secret) turns the result to pass, updating the report in place", async () => {
+    const uid = JSON.parse(
+      kubectlOk(plane, ["-n", "nebula", "get", "policyreport", "nebula-br-webhook", "-o", "json"]),
+    ).metadata.uid;
+    kubectlOk(plane, [
+      "-n",
+      "nebula",
+      "create",
+      "secret",
+      "generic",
+      "late-secret",
+      "--from-literal=access-key=a",
+      "--from-literal=secret-key=b",
+    ]);
+    const passed = await eventually(
+      () => reportResults()?.["restore-secret-name"] === "pass",
+      15_000,
+    );
+    assert.ok(passed, JSON.stringify(reportResults()));
+    const report = JSON.parse(
+      kubectlOk(plane, ["-n", "nebula", "get", "policyreport", "nebula-br-webhook", "-o", "json"]),
+    );
+    assert.equal(report.metadata.uid, uid, "the same report, updated");
+    assert.equal(report.summary.fail, 0);
+    assert.equal(audit("-A").status, 0);
+    assert.equal(
+      kubectlOk(plane, ["get", "policyreports", "-A", "-o", "name"]).trim().split("\n").length,
+      1,
+      "one report per namespace, not duplicated",
+    );
+  });
+
+  it("a deleted object leaves the report", async () => {
+    kubectlOk(plane, ["-n", "nebula", "delete", "nebularestore", "restore-late"]);
+    const gone = await eventually(
+      () => reportResults() === undefined || Object.keys(reportResults() ?? {}).length === 0,
+      15_000,
+    );
+    assert.ok(gone, JSON.stringify(reportResults()));
+  });
+});
