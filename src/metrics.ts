@@ -114,12 +114,13 @@ export class Metrics {
     this.admissionDuration.observe({ stage }, seconds);
     if (admission.response.patch) this.patches.inc({ kind });
     for (const { rule, mode, findings } of admission.results) {
-      const verdict = findings.some((f) => f.type === "violation")
-        ? "fail"
-        : findings.some((f) => f.type === "mutation")
-          ? "patch"
-          : "pass";
-      this.ruleVerdicts.inc({ stage, rule: rule.id, mode, verdict });
+      // Each stage counts what it acts on: /mutate its patches, /validate its judgements.
+      const patched = findings.some((f) => f.type === "mutation");
+      const failed = findings.some((f) => f.type === "violation");
+      if (stage === "mutate" && patched)
+        this.ruleVerdicts.inc({ stage, rule: rule.id, mode, verdict: "patch" });
+      if (stage === "validate")
+        this.ruleVerdicts.inc({ stage, rule: rule.id, mode, verdict: failed ? "fail" : "pass" });
     }
   }
 }

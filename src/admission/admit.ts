@@ -46,8 +46,11 @@ export async function admit(
   if (!family.operations.includes(request.operation) || !request.object) {
     return allow(request, `${family.name} (${request.operation} not checked)`);
   }
+  // Only /validate judges Secrets: /mutate completes objects and needs no API call.
   const secrets =
-    request.operation === "CREATE" ? family.secretsNeeded(request.object, request.namespace) : [];
+    stage === "validate" && request.operation === "CREATE"
+      ? family.secretsNeeded(request.object, request.namespace)
+      : [];
   const cluster = await deps.view.snapshot(secrets, signal);
   const results = evaluateFamily(family, {
     object: request.object,

@@ -1,5 +1,5 @@
 import { BatchV1Api, CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
-import { describeApiError, statusCode } from "../kube/api-errors.js";
+import { describeApiError, retryWhenAsked, statusCode } from "../kube/api-errors.js";
 import type { KubeObject } from "../kube/objects.js";
 
 /** The kinds an audit reads, and how to list them. */
@@ -34,9 +34,10 @@ export async function listGuardable(
     for (const { kind, plural } of CUSTOM_KINDS) {
       onApiCall("list", plural);
       const params = { group: NEBULA_GROUP, version: NEBULA_VERSION, plural };
-      const list = (await (namespace
-        ? custom.listNamespacedCustomObject({ ...params, namespace })
-        : custom.listClusterCustomObject(params)
+      const list = (await retryWhenAsked(() =>
+        namespace
+          ? custom.listNamespacedCustomObject({ ...params, namespace })
+          : custom.listClusterCustomObject(params),
       ).catch((error: unknown) => {
         if (statusCode(error) === 404) return undefined;
         throw error;
@@ -49,15 +50,15 @@ export async function listGuardable(
         objects.push({ ...item, apiVersion: `${NEBULA_GROUP}/${NEBULA_VERSION}`, kind });
     }
     onApiCall("list", "jobs");
-    const jobs = namespace
-      ? await batch.listNamespacedJob({ namespace })
-      : await batch.listJobForAllNamespaces();
+    const jobs = await retryWhenAsked(() =>
+      namespace ? batch.listNamespacedJob({ namespace }) : batch.listJobForAllNamespaces(),
+    );
     for (const job of jobs.items)
       objects.push({ ...(job as unknown as KubeObject), apiVersion: "batch/v1", kind: "Job" });
     onApiCall("list", "cronjobs");
-    const cronJobs = namespace
-      ? await batch.listNamespacedCronJob({ namespace })
-      : await batch.listCronJobForAllNamespaces();
+    const cronJobs = await retryWhenAsked(() =>
+      namespace ? batch.listNamespacedCronJob({ namespace }) : batch.listCronJobForAllNamespaces(),
+    );
     for (const cronJob of cronJobs.items)
       objects.push({
         ...(cronJob as unknown as KubeObject),

@@ -1,5 +1,5 @@
 import { CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
-import { describeApiError, statusCode } from "../kube/api-errors.js";
+import { describeApiError, retryWhenAsked, statusCode } from "../kube/api-errors.js";
 import { MANAGED_BY, type PolicyReport, REPORT_NAME, sameResults } from "./policy-report.js";
 
 const API = { group: "wgpolicyk8s.io", version: "v1alpha2", plural: "policyreports" } as const;
@@ -33,12 +33,14 @@ export class PolicyReportWriter {
     const summary: WriteSummary = { created: 0, updated: 0, deleted: 0, unchanged: 0 };
     try {
       this.onApiCall("list", API.plural);
-      const existing = (await this.api.listClusterCustomObject({
-        ...API,
-        labelSelector: Object.entries(MANAGED_BY)
-          .map(([k, v]) => `${k}=${v}`)
-          .join(","),
-      })) as { items: PolicyReport[] };
+      const existing = (await retryWhenAsked(() =>
+        this.api.listClusterCustomObject({
+          ...API,
+          labelSelector: Object.entries(MANAGED_BY)
+            .map(([k, v]) => `${k}=${v}`)
+            .join(","),
+        }),
+      )) as { items: PolicyReport[] };
       const byNamespace = new Map(
         existing.items
           .filter((r) => r.metadata.name === REPORT_NAME)

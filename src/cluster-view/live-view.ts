@@ -12,7 +12,7 @@ import {
   UPDATE,
 } from "@kubernetes/client-node";
 import type { Logger } from "pino";
-import { describeApiError, statusCode } from "../kube/api-errors.js";
+import { describeApiError, retryWhenAsked, statusCode } from "../kube/api-errors.js";
 import type { KubeObject } from "../kube/objects.js";
 import type { SecretRef } from "../rules/rule.js";
 import {
@@ -60,7 +60,9 @@ export class LiveClusterView implements ClusterView {
     this.core = options.kubeConfig.makeApiClient(CoreV1Api);
     const list = async () => {
       options.onApiCall?.("list", PLURAL);
-      return custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL });
+      return retryWhenAsked(() =>
+        custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL }),
+      );
     };
     this.informer = makeInformer(options.kubeConfig, `/apis/${GROUP}/${VERSION}/${PLURAL}`, list);
     for (const event of [ADD, UPDATE, DELETE] as const) {
