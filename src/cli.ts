@@ -85,6 +85,12 @@ program
     integer,
     10,
   )
+  .option(
+    "--shutdown-delay <seconds>",
+    "after SIGTERM, keep serving (not ready) this long while endpoints drop the pod",
+    integer,
+    0,
+  )
   .action((opts) => serveCommand(opts, fail));
 
 program

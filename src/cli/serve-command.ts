@@ -24,6 +24,7 @@ export interface ServeFlags {
   readonly secretTimeoutMs: number;
   readonly auditInterval: number;
   readonly shutdownGrace: number;
+  readonly shutdownDelay: number;
   readonly logLevel: string;
 }
 
@@ -89,7 +90,10 @@ export async function serveCommand(
 
   const shutdown = (signal: string) => {
     logger.info({ signal }, "shutting down: readiness off, finishing in-flight requests");
-    Promise.all([audit?.stop(), started.running.close(flags.shutdownGrace * 1000)]).then(
+    Promise.all([
+      audit?.stop(),
+      started.running.close(flags.shutdownGrace * 1000, flags.shutdownDelay * 1000),
+    ]).then(
       () => process.exit(0),
       () => process.exit(1),
     );

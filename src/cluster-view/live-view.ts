@@ -51,6 +51,8 @@ export class LiveClusterView implements ClusterView {
   private readonly informer: Informer<KubernetesObject> & ObjectCache<KubernetesObject>;
   private readonly core: CoreV1Api;
   private synced = false;
+  /** Set by the informer's list function when a list succeeded. */
+  private listed = false;
   private stopped = false;
   private restartTimer: NodeJS.Timeout | undefined;
   private lastError: string | undefined;
@@ -60,9 +62,11 @@ export class LiveClusterView implements ClusterView {
     this.core = options.kubeConfig.makeApiClient(CoreV1Api);
     const list = async () => {
       options.onApiCall?.("list", PLURAL);
-      return retryWhenAsked(() =>
+      const listed = await retryWhenAsked(() =>
         custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL }),
       );
+      this.listed = true;
+      return listed;
     };
     this.informer = makeInformer(options.kubeConfig, `/apis/${GROUP}/${VERSION}/${PLURAL}`, list);
     for (const event of [ADD, UPDATE, DELETE] as const) {
@@ -77,9 +81,14 @@ export class LiveClusterView implements ClusterView {
     this.informer.on(ERROR, (error) => this.restartAfterError(error));
   }
 
-  /** Starts the informer; resolves once the first list has arrived, or rejects. */
+  /**
+   * Starts the informer; resolves once the first list has arrived, or rejects. (The
+   * informer itself resolves after a failed list too, reporting it as an ERROR event.)
+   */
   async start(): Promise<void> {
+    this.listed = false;
     await this.informer.start();
+    if (!this.listed) throw new Error(this.lastError ?? "listing NebulaClusters failed");
     this.synced = true;
     this.lastError = undefined;
     this.options.logger.info({ clusters: this.informer.list().length }, "cluster view synced");

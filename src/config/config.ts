@@ -11,6 +11,7 @@ export interface Config {
   readonly defaultConcurrency: number;
   readonly exemptNamespaces: readonly string[];
   readonly rules: Readonly<Record<string, RuleMode>>;
+  readonly failOpen: readonly string[];
 }
 
 export type ConfigResult = { ok: true; config: Config } | { ok: false; reason: string };

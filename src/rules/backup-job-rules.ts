@@ -15,6 +15,7 @@ import {
   type Rule,
   type RuleContext,
   type RuleFamily,
+  unverified,
   violation,
 } from "./rule.js";
 
@@ -171,7 +172,7 @@ const checkTargetCluster: WorkloadCheck = (ctx, w) => {
       ];
     case "unavailable":
       return [
-        violation(
+        unverified(
           target.path,
           `cannot check NebulaCluster "${target.name}" in namespace "${target.namespace}" (${lookup.reason}); try again`,
         ),

@@ -1,6 +1,12 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { config, example, judge, withFields } from "../../test/support/fixtures.js";
+import {
+  clusterWithUnreadableSecrets,
+  config,
+  example,
+  judge,
+  withFields,
+} from "../../test/support/fixtures.js";
 
 const broken = withFields(example("restore-accepted.yaml"), { "spec.br.s3.region": undefined });
 
@@ -54,5 +60,38 @@ describe("rule modes", () => {
     const validate = judge(restore, { stage: "validate" }).decision;
     assert.equal(validate.allowed, false);
     assert.deepEqual(validate.patch, []);
+  });
+
+  it("a rule that cannot verify denies by default (fail closed), saying to try again", () => {
+    const { decision } = judge(example("restore-accepted.yaml"), {
+      cluster: clusterWithUnreadableSecrets,
+    });
+    assert.equal(decision.allowed, false);
+    assert.match(decision.denials[0] ?? "", /cannot check Secret .* try again/);
+  });
+
+  it("a rule in failOpen allows what it cannot verify, with a warning, and still enforces the rest", () => {
+    const failOpen = config({ failOpen: ["restore-secret-name"] });
+    const unreadable = judge(example("restore-accepted.yaml"), {
+      cluster: clusterWithUnreadableSecrets,
+      config: failOpen,
+    });
+    assert.equal(unreadable.decision.allowed, true);
+    assert.match(
+      unreadable.decision.warnings[0] ?? "",
+      /cannot check Secret .*\(allowed: the rule fails open\)/,
+    );
+    const missing = judge(
+      withFields(example("restore-accepted.yaml"), { "spec.br.s3.secretName": undefined }),
+      {
+        cluster: clusterWithUnreadableSecrets,
+        config: failOpen,
+      },
+    );
+    assert.equal(
+      missing.decision.allowed,
+      false,
+      "a missing secretName needs no lookup to be denied",
+    );
   });
 });

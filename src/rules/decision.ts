@@ -30,7 +30,8 @@ export function decide(object: KubeObject, results: readonly RuleResult[], stage
   const annotations: Record<string, string> = {};
   const mutations: Mutation[] = [];
   const note = (ruleId: string, verdict: string, findings: readonly Finding[]) => {
-    const text = `${verdict}: ${findings.map((f) => `${f.path}: ${f.message}`).join("; ")}`;
+    const said = `${verdict}: ${findings.map((f) => `${f.path}: ${f.message}`).join("; ")}`;
+    const text = annotations[ruleId] ? `${annotations[ruleId]}; ${said}` : said;
     annotations[ruleId] =
       text.length > ANNOTATION_LIMIT ? `${text.slice(0, ANNOTATION_LIMIT - 1)}…` : text;
   };
@@ -58,7 +59,8 @@ export function decide(object: KubeObject, results: readonly RuleResult[], stage
     }
   }
 
-  const mutated = structuredClone(object);
+  // Copy only when something changes: most requests patch nothing.
+  const mutated = mutations.length > 0 ? structuredClone(object) : object;
   for (const change of mutations) change.apply(mutated);
   return {
     allowed: denials.length === 0,

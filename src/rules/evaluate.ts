@@ -1,5 +1,12 @@
 import type { Config } from "../config/config.js";
-import { type RuleContext, type RuleFamily, type RuleResult, violation } from "./rule.js";
+import {
+  type Finding,
+  type Rule,
+  type RuleContext,
+  type RuleFamily,
+  type RuleResult,
+  violation,
+} from "./rule.js";
 
 /**
  * Runs a family's rules in their configured modes. A rule that throws is a bug of ours; it
@@ -11,7 +18,12 @@ export function evaluateFamily(family: RuleFamily, ctx: RuleContext): RuleResult
     const mode = modeOf(ctx.config, rule.id, rule.defaultMode);
     if (mode === "off") continue;
     try {
-      results.push({ rule, mode, findings: rule.evaluate(ctx) });
+      const findings = rule.evaluate(ctx);
+      if (mode === "enforce" && ctx.config.failOpen.includes(rule.id)) {
+        results.push(...failOpen(rule, findings));
+      } else {
+        results.push({ rule, mode, findings });
+      }
     } catch (error) {
       results.push({
         rule,
@@ -23,6 +35,26 @@ export function evaluateFamily(family: RuleFamily, ctx: RuleContext): RuleResult
     }
   }
   return results;
+}
+
+/**
+ * A fail-open rule lets through what it could not verify, with a warning; what it could
+ * verify it still enforces.
+ */
+function failOpen(rule: Rule, findings: readonly Finding[]): RuleResult[] {
+  const unverified = findings.filter((f) => f.type === "violation" && f.unverified);
+  if (unverified.length === 0) return [{ rule, mode: "enforce", findings }];
+  return [
+    { rule, mode: "enforce", findings: findings.filter((f) => !unverified.includes(f)) },
+    {
+      rule,
+      mode: "warn",
+      findings: unverified.map((f) => ({
+        ...f,
+        message: `${f.message} (allowed: the rule fails open)`,
+      })),
+    },
+  ];
 }
 
 export function modeOf(

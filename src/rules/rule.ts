@@ -24,6 +24,8 @@ export interface Violation {
   readonly type: "violation";
   readonly path: string;
   readonly message: string;
+  /** The rule could not look something up (API server down, cache not synced): see `failOpen`. */
+  readonly unverified?: boolean;
 }
 
 /**
@@ -77,6 +79,14 @@ export const violation = (path: string, message: string): Violation => ({
   type: "violation",
   path,
   message,
+});
+
+/** The rule could not check: denied by default (fail closed), allowed for rules in `failOpen`. */
+export const unverified = (path: string, message: string): Violation => ({
+  type: "violation",
+  path,
+  message,
+  unverified: true,
 });
 
 export const mutation = (

@@ -15,6 +15,7 @@ import {
   type Rule,
   type RuleContext,
   type SecretRef,
+  unverified,
   violation,
 } from "./rule.js";
 import { type ReadSpec, readSpec, type SpecLayout } from "./storage-spec.js";
@@ -92,7 +93,7 @@ const checkSecret: SpecCheck = (spec, ctx) => {
       ];
     case "unavailable":
       return [
-        violation(
+        unverified(
           path,
           `cannot check Secret "${name}" in namespace "${ctx.namespace}" (${secret.reason}); try again`,
         ),
@@ -187,7 +188,7 @@ const checkSourceCluster: SpecCheck = (spec, ctx) => {
       return [violation(path, `NebulaCluster "${name}" not found in namespace "${namespace}"`)];
     case "unavailable":
       return [
-        violation(
+        unverified(
           path,
           `cannot check NebulaCluster "${name}" in namespace "${namespace}" (${cluster.reason}); try again`,
         ),

@@ -24,8 +24,11 @@ export interface RunningServer {
   readonly port: number;
   /** The CA that signed the serving certificate, when the webhook made it. */
   readonly caPem: string | undefined;
-  /** Stops taking connections, lets in-flight requests finish, then resolves. */
-  close(graceMs?: number): Promise<void>;
+  /**
+   * Turns readiness off, keeps serving for `delayMs`, then stops taking connections and
+   * lets in-flight requests finish (at most `graceMs`), then resolves.
+   */
+  close(graceMs?: number, delayMs?: number): Promise<void>;
 }
 
 export type ServeResult = { ok: true; running: RunningServer } | { ok: false; reason: string };
@@ -68,8 +71,11 @@ export async function serve(options: ServeOptions): Promise<ServeResult> {
       server,
       port,
       caPem: initial.caPem,
-      async close(graceMs = 10_000) {
+      async close(graceMs = 10_000, delayMs = 0) {
+        // Not ready at once, but still serving while endpoints drop this pod; then stop
+        // taking connections and let in-flight requests finish, cutting only after graceMs.
         closing = true;
+        await new Promise((resolve) => setTimeout(resolve, delayMs));
         stopWatching();
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeIdleConnections();

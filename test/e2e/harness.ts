@@ -2,16 +2,17 @@
  * The end-to-end harness: a real etcd + kube-apiserver on 127.0.0.1 (built from Go modules
  * by control-plane.sh), the webhook as its own process, and kubectl as the user's hand.
  */
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { createWriteStream, readFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { mkdtemp } from "node:fs/promises";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { parseAllDocuments, stringify } from "yaml";
 import { REPO_ROOT } from "../support/fixtures.js";
-import { post } from "../support/https-client.js";
+import { freePort, type ServeProcess, startServeProcess } from "../support/serve-process.js";
+
+export { freePort };
 
 const CONTROL_PLANE = join(REPO_ROOT, "test/e2e/control-plane.sh");
 
@@ -74,78 +75,18 @@ export function kubectlOk(plane: ControlPlane, args: readonly string[], input?: 
   return result.stdout;
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === "object" && address ? address.port : 0));
-    });
-  });
-}
-
-export interface Webhook {
-  readonly port: number;
-  readonly ca: string;
-  readonly process: ChildProcess;
-  readonly logFile: string;
-  stop(): Promise<void>;
-}
+export type Webhook = ServeProcess;
 
 /** Runs `nebula-br-webhook serve` against the control plane; resolves when /readyz is 200. */
-export async function startWebhook(
+export function startWebhook(
   plane: ControlPlane,
   extraArgs: readonly string[] = [],
   port?: number,
 ): Promise<Webhook> {
-  const listenPort = port ?? (await freePort());
-  const caFile = join(plane.dir, `webhook-ca-${listenPort}.pem`);
-  const logFile = join(plane.dir, "logs", `webhook-${listenPort}-${Date.now()}.log`);
-  const log = createWriteStream(logFile);
-  const child = spawn(
-    process.execPath,
-    [
-      "dist/src/cli.js",
-      "serve",
-      "--port",
-      String(listenPort),
-      "--kubeconfig",
-      plane.kubeconfig,
-      "--ca-out",
-      caFile,
-      ...extraArgs,
-    ],
-    { cwd: REPO_ROOT, stdio: ["ignore", "pipe", "pipe"] },
-  );
-  child.stdout?.pipe(log);
-  child.stderr?.pipe(log);
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  for (let i = 0; i < 200; i++) {
-    if (child.exitCode !== null)
-      throw new Error(`webhook exited with ${child.exitCode}; see ${logFile}`);
-    try {
-      const ca = readFileSync(caFile, "utf8");
-      const ready = await post(listenPort, ca, "/readyz", undefined, { method: "GET" });
-      if (ready.status === 200) {
-        return {
-          port: listenPort,
-          ca,
-          process: child,
-          logFile,
-          async stop() {
-            if (child.exitCode === null) child.kill("SIGTERM");
-            await exited;
-          },
-        };
-      }
-    } catch {
-      // not listening yet
-    }
-    await sleep(100);
-  }
-  child.kill("SIGKILL");
-  throw new Error(`webhook did not become ready; see ${logFile}`);
+  return startServeProcess(["--kubeconfig", plane.kubeconfig, ...extraArgs], {
+    port,
+    logDir: join(plane.dir, "logs"),
+  });
 }
 
 /**

@@ -1,0 +1,82 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { createWriteStream, readFileSync } from "node:fs";
+import { mkdtemp } from "node:fs/promises";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { REPO_ROOT } from "./fixtures.js";
+import { post } from "./https-client.js";
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === "object" && address ? address.port : 0));
+    });
+  });
+}
+
+export interface ServeProcess {
+  readonly port: number;
+  readonly ca: string;
+  readonly process: ChildProcess;
+  readonly logFile: string;
+  /** Resolves with the exit code once the process has exited. */
+  readonly exited: Promise<number | null>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Runs `nebula-br-webhook serve` as its own process, as a user would, and waits until it
+ * answers on its port (`/healthz`; with `waitReady`, `/readyz`).
+ */
+export async function startServeProcess(
+  args: readonly string[],
+  options: { port?: number; logDir?: string; waitReady?: boolean } = {},
+): Promise<ServeProcess> {
+  const port = options.port ?? (await freePort());
+  const dir = options.logDir ?? (await mkdtemp(join(tmpdir(), "nbw-serve-")));
+  const caFile = join(dir, `ca-${port}.pem`);
+  const logFile = join(dir, `webhook-${port}-${Date.now()}.log`);
+  const log = createWriteStream(logFile);
+  const child = spawn(
+    process.execPath,
+    ["dist/src/cli.js", "serve", "--port", String(port), "--ca-out", caFile, ...args],
+    { cwd: REPO_ROOT, stdio: ["ignore", "pipe", "pipe"] },
+  );
+  child.stdout?.pipe(log);
+  child.stderr?.pipe(log);
+  const exited = new Promise<number | null>((resolve) =>
+    child.once("exit", (code) => resolve(code)),
+  );
+  const probe = options.waitReady === false ? "/healthz" : "/readyz";
+  for (let i = 0; i < 300; i++) {
+    if (child.exitCode !== null)
+      throw new Error(`webhook exited with ${child.exitCode}; see ${logFile}`);
+    try {
+      const ca = readFileSync(caFile, "utf8");
+      const answer = await post(port, ca, probe, undefined, { method: "GET" });
+      if (answer.status === 200) {
+        return {
+          port,
+          ca,
+          process: child,
+          logFile,
+          exited,
+          async stop() {
+            if (child.exitCode === null) child.kill("SIGTERM");
+            await exited;
+          },
+        };
+      }
+    } catch {
+      // not listening yet
+    }
+    await sleep(100);
+  }
+  child.kill("SIGKILL");
+  throw new Error(`webhook did not answer ${probe}; see ${logFile}`);
+}
