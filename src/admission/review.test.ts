@@ -43,7 +43,7 @@ describe("decoding AdmissionReviews", () => {
     [
       "an unknown operation",
       review({ ...valid, operation: "PATCH" }),
-      'request.operation "PATCH"',
+      "request.operation is not one of",
       true,
     ],
     [

@@ -142,7 +142,7 @@ const denied: {
     base: documented,
     fields: { "spec.br.s3.region": "eu-west-1" },
     rule: "restore-region",
-    says: "is in region us-west-2 but region is eu-west-1",
+    says: "spec.br.s3.endpoint: names region us-west-2 but region is eu-west-1",
   },
   {
     name: "rejects an endpoint that is not an http(s) URL",

@@ -131,7 +131,8 @@ const checkRegion: SpecCheck = (spec) => {
     return [
       violation(
         `${spec.basePath}.s3.endpoint`,
-        `endpoint "${s3.endpoint}" is in region ${endpointRegion} but region is ${s3.region}; make them agree`,
+        // The endpoint is not repeated: a URL may carry user info.
+        `names region ${endpointRegion} but region is ${s3.region}; make them agree`,
       ),
     ];
   }
@@ -144,7 +145,7 @@ const checkEndpoint: SpecCheck = (spec) => {
   return [
     violation(
       `${spec.basePath}.s3.endpoint`,
-      `"${endpoint}" is not an http(s) URL; use e.g. https://s3.us-west-2.amazonaws.com`,
+      "is not an http(s) URL; use e.g. https://s3.us-west-2.amazonaws.com",
     ),
   ];
 };

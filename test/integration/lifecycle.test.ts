@@ -1,0 +1,175 @@
+import assert from "node:assert/strict";
+import { mkdtemp, rename, writeFile } from "node:fs/promises";
+import { Agent, request } from "node:https";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, it } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
+import { connect } from "node:tls";
+import { parseConfig } from "../../src/config/config.js";
+import { createLogger } from "../../src/log.js";
+import { Metrics } from "../../src/metrics.js";
+import { fileCertificates } from "../../src/server/certificate-source.js";
+import { generateCa, issueServingCertificate } from "../../src/server/certificates.js";
+import { serve } from "../../src/server/serve.js";
+import { example, exampleCluster } from "../support/fixtures.js";
+import { admissionReview, post } from "../support/https-client.js";
+import { startServeProcess } from "../support/serve-process.js";
+
+function servedSerial(port: number, ca: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: "127.0.0.1", port, ca, servername: "localhost" }, () => {
+      const serial = socket.getPeerCertificate().serialNumber;
+      socket.end();
+      resolve(serial);
+    });
+    socket.on("error", reject);
+  });
+}
+
+/** One admission over a given agent; resolves true on a well-formed answer. */
+function admitOnce(port: number, ca: string, agent: Agent | false, body: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const req = request(
+      {
+        host: "127.0.0.1",
+        port,
+        path: "/validate",
+        method: "POST",
+        ca,
+        agent,
+        headers: { "content-type": "application/json" },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("end", () => {
+          try {
+            resolve(
+              res.statusCode === 200 &&
+                typeof JSON.parse(Buffer.concat(chunks).toString()).response.allowed === "boolean",
+            );
+          } catch {
+            resolve(false);
+          }
+        });
+      },
+    );
+    req.on("error", () => resolve(false));
+    req.end(body);
+  });
+}
+
+describe("certificate rotation under load", () => {
+  it("serves every request while the certificate files are replaced; new handshakes get the new certificate", async (t) => {
+    const dir = await mkdtemp(join(tmpdir(), "nbw-rotate-"));
+    const ca = generateCa(30);
+    const first = issueServingCertificate(ca, ["localhost"], ["127.0.0.1"], 30).serving;
+    await writeFile(join(dir, "tls.crt"), first.cert);
+    await writeFile(join(dir, "tls.key"), first.key);
+    const logger = createLogger("silent");
+    const config = parseConfig({});
+    assert.ok(config.ok);
+    const started = await serve({
+      host: "127.0.0.1",
+      port: 0,
+      certificates: fileCertificates(join(dir, "tls.crt"), join(dir, "tls.key"), logger),
+      maxBodyBytes: 1024 * 1024,
+      config: config.config,
+      view: exampleCluster,
+      logger,
+      metrics: new Metrics(),
+    });
+    assert.ok(started.ok);
+    const { port } = started.running;
+    const before = await servedSerial(port, ca.cert);
+    const body = JSON.stringify(admissionReview(example("backup-job.yaml")));
+    const keepAlive = new Agent({ keepAlive: true, maxSockets: 4 });
+    let ok = 0;
+    let failed = 0;
+    const until = Date.now() + 3000;
+    // Four workers on kept-alive connections, two opening a new TLS connection per request.
+    const worker = async (agent: Agent | false) => {
+      while (Date.now() < until) {
+        if (await admitOnce(port, ca.cert, agent, body)) ok++;
+        else failed++;
+      }
+    };
+    const load = Promise.all(
+      [...Array(4)].map(() => worker(keepAlive)).concat([worker(false), worker(false)]),
+    );
+    await sleep(1000);
+    const second = issueServingCertificate(ca, ["localhost"], ["127.0.0.1"], 30).serving;
+    await writeFile(join(dir, "tls.key.new"), second.key);
+    await writeFile(join(dir, "tls.crt.new"), second.cert);
+    await rename(join(dir, "tls.key.new"), join(dir, "tls.key"));
+    await rename(join(dir, "tls.crt.new"), join(dir, "tls.crt"));
+    await load;
+    keepAlive.destroy();
+    const after = await servedSerial(port, ca.cert);
+    await started.running.close(1000);
+    t.diagnostic(`${ok + failed} requests during rotation, ${failed} failed`);
+    assert.equal(failed, 0, `${failed} of ${ok + failed} requests failed during rotation`);
+    assert.ok(ok > 100, `only ${ok} requests were made`);
+    assert.notEqual(after, before, "a new handshake is given the new certificate");
+  });
+});
+
+describe("graceful shutdown", () => {
+  it("on SIGTERM: readiness goes false, the in-flight request is answered, and the process exits within its bound", async (t) => {
+    const webhook = await startServeProcess([
+      "--cluster-state",
+      "examples/cluster-state.yaml",
+      "--shutdown-delay",
+      "1",
+      "--shutdown-grace",
+      "5",
+    ]);
+    const body = JSON.stringify(admissionReview(example("restore-accepted.yaml")));
+    // An in-flight request: headers and half the body now, the rest after SIGTERM.
+    const answer = new Promise<{ status: number; text: string }>((resolve, reject) => {
+      const req = request(
+        {
+          host: "127.0.0.1",
+          port: webhook.port,
+          path: "/validate",
+          method: "POST",
+          ca: webhook.ca,
+          agent: false,
+          headers: {
+            "content-type": "application/json",
+            "content-length": Buffer.byteLength(body),
+          },
+        },
+        (res) => {
+          let text = "";
+          res.on("data", (c: Buffer) => {
+            text += c.toString();
+          });
+          res.on("end", () => resolve({ status: res.statusCode ?? 0, text }));
+        },
+      );
+      req.on("error", reject);
+      req.write(body.slice(0, body.length / 2));
+      setTimeout(() => req.end(body.slice(body.length / 2)), 600);
+    });
+    await sleep(100);
+    const signalled = Date.now();
+    webhook.process.kill("SIGTERM");
+    await sleep(100);
+    const ready = await post(webhook.port, webhook.ca, "/readyz", undefined, { method: "GET" });
+    assert.equal(ready.status, 503, "not ready once SIGTERM arrived");
+    const finished = await answer;
+    assert.equal(finished.status, 200, finished.text);
+    assert.equal(
+      JSON.parse(finished.text).response.allowed,
+      true,
+      "the in-flight request got its real answer",
+    );
+    const code = await webhook.exited;
+    const took = Date.now() - signalled;
+    t.diagnostic(`exited with ${code} ${took} ms after SIGTERM`);
+    assert.equal(code, 0);
+    assert.ok(took < 1000 + 5000, `exited ${took} ms after SIGTERM (delay 1 s + grace 5 s)`);
+  });
+});
