@@ -3,6 +3,7 @@
 #
 #   test/e2e/control-plane.sh up DIR     # start; prints DIR/env on stdout (last line)
 #   test/e2e/control-plane.sh down DIR   # stop (TERM, then KILL); safe to call twice
+#   test/e2e/control-plane.sh restart-apiserver DIR   # same port, same etcd
 #
 # `up` builds (or reuses) the binaries with build-control-plane.sh, generates
 # certificates with openssl, starts etcd and kube-apiserver on free loopback
@@ -24,7 +25,7 @@ SCRIPT_DIR=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd -P)
 
 log() { printf '[control-plane] %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
-usage() { echo "usage: $0 up|down DIR" >&2; exit 2; }
+usage() { echo "usage: $0 up|down|restart-apiserver DIR" >&2; exit 2; }
 
 # --- process helpers -------------------------------------------------------
 
@@ -40,6 +41,14 @@ alive() {
 }
 
 read_pid() { if [[ -f "$1" ]]; then tr -dc '0-9' <"$1"; fi; }
+
+# start_apiserver DIR BIN_DIR: runs kube-apiserver with the arguments saved in DIR.
+start_apiserver() {
+  local dir=$1 bin_dir=$2 args=()
+  mapfile -t args <"$dir/kube-apiserver.args"
+  "$bin_dir/kube-apiserver" "${args[@]}" </dev/null >>"$dir/logs/kube-apiserver.log" 2>&1 &
+  echo "$!" >"$dir/kube-apiserver.pid"
+}
 
 stop_pid() { # name pidfile dir
   local name=$1 pid i
@@ -233,25 +242,27 @@ cmd_up() {
   log "etcd healthy (pid $etcd_pid)"
 
   log "starting kube-apiserver on $api_url"
-  "$bin_dir/kube-apiserver" \
-    --etcd-servers="$etcd_url" \
+  # Kept so that `restart-apiserver` starts the same server again.
+  printf '%s\n' \
+    "--etcd-servers=$etcd_url" \
     --bind-address=127.0.0.1 \
     --advertise-address=127.0.0.1 \
     --endpoint-reconciler-type=none \
-    --secure-port="$api_port" \
-    --tls-cert-file="$pki/apiserver.crt" \
-    --tls-private-key-file="$pki/apiserver.key" \
-    --client-ca-file="$pki/client-ca.crt" \
+    "--secure-port=$api_port" \
+    "--tls-cert-file=$pki/apiserver.crt" \
+    "--tls-private-key-file=$pki/apiserver.key" \
+    "--client-ca-file=$pki/client-ca.crt" \
     --service-cluster-ip-range=10.0.0.0/24 \
     --allow-privileged=true \
     --authorization-mode=RBAC \
     --disable-admission-plugins=ServiceAccount \
-    --service-account-issuer="$api_url/" \
-    --service-account-key-file="$pki/sa.pub" \
-    --service-account-signing-key-file="$pki/sa.key" \
-    </dev/null >"$logs/kube-apiserver.log" 2>&1 &
-  local api_pid=$!
-  echo "$api_pid" >"$dir/kube-apiserver.pid"
+    "--service-account-issuer=$api_url/" \
+    "--service-account-key-file=$pki/sa.pub" \
+    "--service-account-signing-key-file=$pki/sa.key" \
+    >"$dir/kube-apiserver.args"
+  start_apiserver "$dir" "$bin_dir"
+  local api_pid
+  api_pid=$(read_pid "$dir/kube-apiserver.pid")
 
   local kubeconfig="$dir/kubeconfig"
   write_kubeconfig "$kubeconfig" "$api_url" "$pki"
@@ -304,9 +315,30 @@ cmd_down() {
   return "$rc"
 }
 
+# restart-apiserver DIR: stops kube-apiserver and starts it again on the same port, with
+# the same etcd (so the cluster's objects survive): a control-plane restart for the tests.
+cmd_restart_apiserver() {
+  local dir
+  dir=$(cd -- "$1" && pwd -P)
+  [[ -f "$dir/env" && -f "$dir/kube-apiserver.args" ]] || die "$dir holds no running control plane"
+  local KUBECTL KUBE_BIN_DIR KUBECONFIG
+  KUBECTL=$(sed -n 's/^KUBECTL=//p' "$dir/env")
+  KUBE_BIN_DIR=$(sed -n 's/^KUBE_BIN_DIR=//p' "$dir/env")
+  KUBECONFIG=$(sed -n 's/^KUBECONFIG=//p' "$dir/env")
+  stop_pid kube-apiserver "$dir/kube-apiserver.pid" "$dir"
+  start_apiserver "$dir" "$KUBE_BIN_DIR"
+  local deadline=$((SECONDS + ${CONTROL_PLANE_TIMEOUT:-60}))
+  until "$KUBECTL" --kubeconfig="$KUBECONFIG" --request-timeout=5s get --raw=/readyz >/dev/null 2>&1; do
+    ((SECONDS < deadline)) || die "kube-apiserver not ready again after restart"
+    sleep 0.3
+  done
+  log "kube-apiserver restarted (pid $(read_pid "$dir/kube-apiserver.pid"))"
+}
+
 [[ $# -eq 2 ]] || usage
 case $1 in
   up) cmd_up "$2" ;;
   down) cmd_down "$2" ;;
+  restart-apiserver) cmd_restart_apiserver "$2" ;;
   *) usage ;;
 esac

@@ -119,3 +119,25 @@ export async function eventually(check: () => boolean, timeoutMs = 10_000): Prom
   }
   return check();
 }
+
+function apiServerPid(plane: ControlPlane): number {
+  return Number(readFileSync(join(plane.dir, "kube-apiserver.pid"), "utf8").trim());
+}
+
+/** Freezes the real kube-apiserver (SIGSTOP): connections hang, as with a stuck server. */
+export function pauseApiServer(plane: ControlPlane): void {
+  process.kill(apiServerPid(plane), "SIGSTOP");
+}
+
+export function resumeApiServer(plane: ControlPlane): void {
+  process.kill(apiServerPid(plane), "SIGCONT");
+}
+
+/** Stops kube-apiserver and starts it again on the same port and etcd; resolves when ready. */
+export function restartApiServer(plane: ControlPlane): void {
+  const run = spawnSync("bash", [CONTROL_PLANE, "restart-apiserver", plane.dir], {
+    stdio: ["ignore", "ignore", "inherit"],
+    timeout: 120_000,
+  });
+  if (run.status !== 0) throw new Error(`restart-apiserver failed (exit ${run.status})`);
+}
