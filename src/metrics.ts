@@ -73,6 +73,9 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  private readonly requestCounters = new Map<string, { inc(): void }>();
+  private readonly durationHistograms = new Map<string, { observe(value: number): void }>();
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: PREFIX });
   }
@@ -105,13 +108,25 @@ export class Metrics {
     seconds: number,
   ): void {
     const kind = request.group ? `${request.group}/${request.kind}` : request.kind;
-    this.admissionRequests.inc({
-      stage,
-      kind,
-      operation: request.operation,
-      allowed: String(admission.response.allowed),
-    });
-    this.admissionDuration.observe({ stage }, seconds);
+    // Children are looked up once per label set: this runs on every admission.
+    const key = `${stage}\u0000${kind}\u0000${request.operation}\u0000${admission.response.allowed}`;
+    let counter = this.requestCounters.get(key);
+    if (!counter) {
+      counter = this.admissionRequests.labels({
+        stage,
+        kind,
+        operation: request.operation,
+        allowed: String(admission.response.allowed),
+      });
+      this.requestCounters.set(key, counter);
+    }
+    counter.inc();
+    let histogram = this.durationHistograms.get(stage);
+    if (!histogram) {
+      histogram = this.admissionDuration.labels({ stage });
+      this.durationHistograms.set(stage, histogram);
+    }
+    histogram.observe(seconds);
     if (admission.response.patch) this.patches.inc({ kind });
     for (const { rule, mode, findings } of admission.results) {
       // Each stage counts what it acts on: /mutate its patches, /validate its judgements.

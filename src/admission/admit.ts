@@ -1,10 +1,11 @@
 import type { Logger } from "pino";
 import type { ClusterView } from "../cluster-view/cluster-view.js";
 import type { Config } from "../config/config.js";
+import type { KubeObject } from "../kube/objects.js";
 import { type Decision, decide, type Stage } from "../rules/decision.js";
 import { evaluateFamily } from "../rules/evaluate.js";
 import { familyFor } from "../rules/registry.js";
-import type { RuleResult } from "../rules/rule.js";
+import type { RuleFamily, RuleResult, SecretRef } from "../rules/rule.js";
 import type { AdmissionRequest, AdmissionResponse } from "./review.js";
 
 export interface AdmissionDeps {
@@ -27,41 +28,80 @@ const allow = (request: AdmissionRequest, handledBy: string): Admission => ({
   results: [],
 });
 
+/** What an admission needs after the cheap checks: either its answer, or a family to run. */
+export type Plan =
+  | { readonly kind: "answered"; readonly admission: Admission }
+  | {
+      readonly kind: "judge";
+      readonly family: RuleFamily;
+      readonly object: KubeObject;
+      /** Secrets to read first: when empty, judging needs no I/O at all. */
+      readonly secrets: readonly SecretRef[];
+    };
+
 /**
- * The admission pipeline after decoding: pick the rule family, prepare the cluster snapshot,
- * run the rules, combine their verdicts into the response for this stage.
+ * The synchronous first half of the pipeline: exempt namespaces, unguarded kinds and
+ * unchecked operations are answered here, without a promise or a timer (the fast path).
  */
-export async function admit(
+export function planAdmission(
   request: AdmissionRequest,
   stage: Exclude<Stage, "both">,
-  deps: AdmissionDeps,
-  signal: AbortSignal,
-): Promise<Admission> {
+  config: Config,
+): Plan {
+  const answered = (handledBy: string): Plan => ({
+    kind: "answered",
+    admission: allow(request, handledBy),
+  });
   const object = request.object ?? request.oldObject;
-  if (!object) return allow(request, "no object");
-  if (deps.config.exemptNamespaces.includes(request.namespace))
-    return allow(request, "exempt namespace");
+  if (!object) return answered("no object");
+  if (config.exemptNamespaces.includes(request.namespace)) return answered("exempt namespace");
   const family = familyFor(object, request.group, request.kind);
-  if (!family) return allow(request, "unguarded");
+  if (!family) return answered("unguarded");
   if (!family.operations.includes(request.operation) || !request.object) {
-    return allow(request, `${family.name} (${request.operation} not checked)`);
+    return answered(`${family.name} (${request.operation} not checked)`);
   }
   // Only /validate judges Secrets: /mutate completes objects and needs no API call.
   const secrets =
     stage === "validate" && request.operation === "CREATE"
       ? family.secretsNeeded(request.object, request.namespace)
       : [];
-  const cluster = await deps.view.snapshot(secrets, signal);
-  const results = evaluateFamily(family, {
-    object: request.object,
+  return { kind: "judge", family, object: request.object, secrets };
+}
+
+/** The second half: read the cluster snapshot, run the rules, combine their verdicts. */
+export async function judge(
+  request: AdmissionRequest,
+  stage: Exclude<Stage, "both">,
+  plan: Extract<Plan, { kind: "judge" }>,
+  deps: AdmissionDeps,
+  signal: AbortSignal,
+): Promise<Admission> {
+  const cluster = await deps.view.snapshot(plan.secrets, signal);
+  const results = evaluateFamily(plan.family, {
+    object: plan.object,
     oldObject: request.oldObject,
     operation: request.operation,
     namespace: request.namespace,
     cluster,
     config: deps.config,
   });
-  const decision = decide(request.object, results, stage);
-  return { response: toResponse(request, decision, family.name), handledBy: family.name, results };
+  const decision = decide(plan.object, results, stage);
+  return {
+    response: toResponse(request, decision, plan.family.name),
+    handledBy: plan.family.name,
+    results,
+  };
+}
+
+/** The whole pipeline after decoding: plan, then judge when needed. */
+export async function admit(
+  request: AdmissionRequest,
+  stage: Exclude<Stage, "both">,
+  deps: AdmissionDeps,
+  signal: AbortSignal,
+): Promise<Admission> {
+  const plan = planAdmission(request, stage, deps.config);
+  return plan.kind === "answered" ? plan.admission : judge(request, stage, plan, deps, signal);
 }
 
 function toResponse(

@@ -62,6 +62,28 @@ interface BackupWorkload {
 
 const readings = new WeakMap<KubeObject, BackupWorkload>();
 
+const BR_WORDS = /br-ent|nebula-br/;
+
+/**
+ * A cheap first look, like the webhook configuration's matchCondition: do any of the
+ * containers mention BR in image, command or args? Most Jobs do not, and are let go here.
+ */
+function mentionsBr(containers: unknown): boolean {
+  if (!Array.isArray(containers)) return false;
+  for (const container of containers) {
+    if (!isObject(container)) continue;
+    if (typeof container.image === "string" && BR_WORDS.test(container.image)) return true;
+    for (const list of [container.command, container.args]) {
+      if (
+        Array.isArray(list) &&
+        list.some((word) => typeof word === "string" && BR_WORDS.test(word))
+      )
+        return true;
+    }
+  }
+  return false;
+}
+
 function readWorkload(object: KubeObject, shape: WorkloadShape): BackupWorkload {
   const cached = readings.get(object);
   if (cached) return cached;
@@ -409,6 +431,7 @@ function workloadFamily(shape: WorkloadShape): RuleFamily {
     matches: (object, group, kind) =>
       group === "batch" &&
       kind === shape.kind &&
+      mentionsBr(field(object, ...shape.podSpecPath, "containers")) &&
       readWorkload(object, shape).invocations.length > 0,
     operations: shape.operations,
     secretsNeeded: () => [],

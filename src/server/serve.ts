@@ -4,6 +4,7 @@ import type { Logger } from "pino";
 import type { ClusterView } from "../cluster-view/cluster-view.js";
 import type { Config } from "../config/config.js";
 import type { Metrics } from "../metrics.js";
+import { admissionStage, createAdmissionEndpoint } from "./admission-endpoint.js";
 import { createApp } from "./app.js";
 import type { CertificateSource } from "./certificate-source.js";
 
@@ -44,7 +45,17 @@ export async function serve(options: ServeOptions): Promise<ServeResult> {
 
   let closing = false;
   const app = createApp({ ...options, isReady: () => options.view.isSynced() && !closing });
-  const server = createServer({ ...TLS_OPTIONS, ...initial.pair }, app);
+  const admission = createAdmissionEndpoint(options);
+  const server = createServer({ ...TLS_OPTIONS, ...initial.pair }, (req, res) => {
+    const stage = admissionStage(req);
+    if (stage) {
+      admission(req, res, stage).catch((error: unknown) => {
+        logger.error({ err: (error as Error).message }, "admission endpoint failed");
+        if (!res.headersSent) res.writeHead(500, { "content-type": "application/json" });
+        res.end('{"error":"internal error"}');
+      });
+    } else app(req, res);
+  });
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 66_000;
   server.requestTimeout = 60_000;

@@ -1,0 +1,143 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Logger } from "pino";
+import { type Admission, type AdmissionDeps, judge, planAdmission } from "../admission/admit.js";
+import { type AdmissionRequest, decodeReview, encodeReview } from "../admission/review.js";
+import type { Metrics } from "../metrics.js";
+import { logAdmission } from "./admission-log.js";
+import { deadlineFor } from "./deadline.js";
+import { readJsonBody } from "./read-body.js";
+
+export type Stage = "validate" | "mutate";
+
+/** For judgements that do no I/O: nothing to abort. */
+const NEVER = new AbortController().signal;
+
+export interface AdmissionEndpointOptions extends AdmissionDeps {
+  readonly logger: Logger;
+  /** Largest AdmissionReview accepted; an object may be 1.5 MiB and comes with its old version. */
+  readonly maxBodyBytes: number;
+  readonly metrics: Metrics;
+  /** Called after a guarded object was admitted for real (not a dry run): it may now exist. */
+  readonly onGuardedAdmission?: () => void;
+}
+
+/** POST /validate and POST /mutate; anything else is not an admission request. */
+export function admissionStage(req: IncomingMessage): Stage | undefined {
+  if (req.method !== "POST") return undefined;
+  const path = (req.url ?? "").split("?")[0];
+  return path === "/validate" ? "validate" : path === "/mutate" ? "mutate" : undefined;
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, {
+    "content-type": "application/json; charset=utf-8",
+    "content-length": Buffer.byteLength(text),
+  });
+  res.end(text);
+}
+
+/** `?timeout=10s`: the API server's own deadline for this call. */
+function timeoutParam(url: string | undefined): string | undefined {
+  const query = (url ?? "").split("?")[1];
+  return query ? (new URLSearchParams(query).get("timeout") ?? undefined) : undefined;
+}
+
+/**
+ * The admission endpoints, served without a framework: this is the hot path, and every
+ * microsecond here is spent in front of a user's `kubectl apply` (see bench/README.md).
+ * Body → AdmissionReview → rules under the API server's deadline → answer.
+ */
+export function createAdmissionEndpoint(options: AdmissionEndpointOptions) {
+  const { logger, metrics } = options;
+  return async (req: IncomingMessage, res: ServerResponse, stage: Stage): Promise<void> => {
+    const body = await readJsonBody(req, options.maxBodyBytes);
+    if (!body.ok) {
+      metrics.badRequests.inc({ reason: body.reason });
+      sendJson(res, body.status, { error: body.error });
+      return;
+    }
+    const started = performance.now();
+    const decoded = decodeReview(body.value);
+    if (!decoded.ok) {
+      metrics.badRequests.inc({ reason: "malformed review" });
+      logger.warn(
+        { stage, uid: decoded.error.uid, reason: decoded.error.reason },
+        "bad admission review",
+      );
+      if (decoded.error.uid === undefined) {
+        sendJson(res, 400, { error: decoded.error.reason });
+      } else {
+        // The API server can read this one: a denial that says what was wrong.
+        sendJson(
+          res,
+          200,
+          encodeReview({
+            uid: decoded.error.uid,
+            allowed: false,
+            status: {
+              code: 400,
+              reason: "BadRequest",
+              message: `malformed AdmissionReview: ${decoded.error.reason}`,
+            },
+          }),
+        );
+      }
+      return;
+    }
+    const request = decoded.request;
+    const plan = planAdmission(request, stage, options.config);
+    if (plan.kind === "answered") {
+      respond(stage, request, plan.admission, started);
+      return;
+    }
+    if (plan.secrets.length === 0) {
+      // Memory only (the cluster view's cache): no I/O to bound with a deadline.
+      respond(stage, request, await judge(request, stage, plan, options, NEVER), started);
+      return;
+    }
+    const deadline = deadlineFor(timeoutParam(req.url));
+    try {
+      respond(
+        stage,
+        request,
+        await deadline.run((signal) => judge(request, stage, plan, options, signal)),
+        started,
+      );
+    } catch (error) {
+      const timedOut = deadline.expired();
+      const message = timedOut
+        ? `nebula-br-webhook could not decide within ${deadline.budgetMs} ms (the cluster view did not answer); try again`
+        : `nebula-br-webhook failed while checking this object: ${(error as Error).message}`;
+      logger.error(
+        { stage, uid: request.uid, err: (error as Error).message, timedOut },
+        "admission failed",
+      );
+      sendJson(
+        res,
+        200,
+        encodeReview({
+          uid: request.uid,
+          allowed: false,
+          status: { code: timedOut ? 504 : 500, message },
+        }),
+      );
+    } finally {
+      deadline.clear();
+    }
+
+    function respond(
+      stage: Stage,
+      request: AdmissionRequest,
+      admission: Admission,
+      since: number,
+    ): void {
+      const ms = performance.now() - since;
+      metrics.recordAdmission(stage, request, admission, ms / 1000);
+      if (stage === "validate" && admission.results.length > 0 && !request.dryRun)
+        options.onGuardedAdmission?.();
+      logAdmission(logger, stage, request, admission, ms);
+      sendJson(res, 200, encodeReview(admission.response));
+    }
+  };
+}
