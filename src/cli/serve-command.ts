@@ -2,7 +2,7 @@ import { writeFile } from "node:fs/promises";
 import { BackgroundAudit } from "../audit/background-audit.js";
 import { chooseView } from "../cluster-view/choose-view.js";
 import { loadConfig } from "../config/config.js";
-import { createLogger } from "../log.js";
+import { createLogger, flushLogs } from "../log.js";
 import { Metrics } from "../metrics.js";
 import { chooseCertificates } from "../server/choose-certificates.js";
 import { serve } from "../server/serve.js";
@@ -94,8 +94,8 @@ export async function serveCommand(
       audit?.stop(),
       started.running.close(flags.shutdownGrace * 1000, flags.shutdownDelay * 1000),
     ]).then(
-      () => process.exit(0),
-      () => process.exit(1),
+      () => flushLogs(logger).then(() => process.exit(0)),
+      () => flushLogs(logger).then(() => process.exit(1)),
     );
   };
   process.once("SIGTERM", () => shutdown("SIGTERM"));
