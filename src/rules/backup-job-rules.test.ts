@@ -144,6 +144,20 @@ describe("br-ent backup Jobs", () => {
     assert.deepEqual(judge(job).violated, ["backup-job-target-cluster"]);
   });
 
+  it("sets META_ADDRESS even beside odd env entries (found by fuzzing: a null entry crashed the patch)", () => {
+    const job = withFields(labelled, {
+      "spec.template.spec.containers.0.env": [null, { name: "X", value: "1" }],
+    });
+    const verdicts = judge(job);
+    assert.equal(verdicts.decision.allowed, true, verdicts.decision.denials.join("\n"));
+    const env = (verdicts.decision.mutated as any).spec.template.spec.containers[0].env;
+    assert.deepEqual(env, [
+      null,
+      { name: "X", value: "1" },
+      { name: "META_ADDRESS", value: META_HOST },
+    ]);
+  });
+
   it("is not checked on UPDATE: a Job's pod template is immutable", () => {
     assert.deepEqual(familyFor(labelled, "batch", "Job")?.operations, ["CREATE"]);
   });

@@ -344,12 +344,11 @@ const injectMetaAddress: WorkloadCheck = (ctx, w) => {
           const target = (podSpecOf(draft, w).containers as JsonObject[])[
             inv.containerIndex
           ] as JsonObject;
-          const env = Array.isArray(target.env) ? (target.env as JsonObject[]) : [];
-          const others = env.filter((e) => e.name !== META_ADDRESS_ENV);
-          const existing = env.findIndex((e) => e.name === META_ADDRESS_ENV);
+          const env: unknown[] = Array.isArray(target.env) ? target.env : [];
+          const existing = env.findIndex((e) => field(e, "name") === META_ADDRESS_ENV);
           const entry = { name: META_ADDRESS_ENV, value: host };
           target.env =
-            existing >= 0 ? env.map((e, i) => (i === existing ? entry : e)) : [...others, entry];
+            existing >= 0 ? env.map((e, i) => (i === existing ? entry : e)) : [...env, entry];
         }),
       );
     }

@@ -38,8 +38,9 @@ export function imageRunsBrEnt(image: unknown): boolean {
 
 const basename = (token: string): string => token.split("/").pop() ?? token;
 
+/** A command or args list; one with a non-string item is not one the API server would store. */
 function stringList(value: unknown): string[] {
-  return Array.isArray(value) ? value.filter((v): v is string => typeof v === "string") : [];
+  return Array.isArray(value) && value.every((v) => typeof v === "string") ? value : [];
 }
 
 /** Splits a shell script into words, keeping `$VAR` references as written. */

@@ -28,7 +28,7 @@ export function decide(object: KubeObject, results: readonly RuleResult[], stage
   const denials: string[] = [];
   const warnings: string[] = [];
   const annotations: Record<string, string> = {};
-  const mutations: Mutation[] = [];
+  const mutations: { ruleId: string; change: Mutation }[] = [];
   const note = (ruleId: string, verdict: string, findings: readonly Finding[]) => {
     const said = `${verdict}: ${findings.map((f) => `${f.path}: ${f.message}`).join("; ")}`;
     const text = annotations[ruleId] ? `${annotations[ruleId]}; ${said}` : said;
@@ -50,7 +50,8 @@ export function decide(object: KubeObject, results: readonly RuleResult[], stage
       );
     }
     if (stage !== "validate" && changes.length > 0) {
-      if (mode === "enforce") mutations.push(...changes);
+      if (mode === "enforce")
+        mutations.push(...changes.map((change) => ({ ruleId: rule.id, change })));
       if (mode === "warn")
         warnings.push(
           ...changes.map((c) => `${line(rule.id, c)} (not applied: rule in warn mode)`),
@@ -61,7 +62,16 @@ export function decide(object: KubeObject, results: readonly RuleResult[], stage
 
   // Copy only when something changes: most requests patch nothing.
   const mutated = mutations.length > 0 ? structuredClone(object) : object;
-  for (const change of mutations) change.apply(mutated);
+  for (const { ruleId, change } of mutations) {
+    try {
+      change.apply(mutated);
+    } catch (error) {
+      // A bug of ours on an odd object: refuse rather than store it half completed.
+      denials.push(
+        `[${ruleId}] ${change.path}: internal error while completing the object (${(error as Error).message})`,
+      );
+    }
+  }
   return {
     allowed: denials.length === 0,
     denials,
