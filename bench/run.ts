@@ -32,7 +32,7 @@ const SOAK_SECONDS = Number(process.env.BENCH_SOAK_SECONDS ?? 300);
 const CLUSTERS = 10_000;
 const NAMESPACES = 1_000;
 const CONNECTIONS = 10;
-const ROUNDS = 3;
+const ROUNDS = 5;
 const SERVER_CORE = "0";
 
 const log = (message: string) => process.stderr.write(`[bench] ${message}\n`);
