@@ -9,12 +9,30 @@ const PREFIX = "nebula_br_webhook_";
 export class Metrics {
   readonly registry = new Registry();
 
-  readonly admissionRequests = new Counter({
-    name: `${PREFIX}admission_requests_total`,
-    help: "Admission requests answered, by endpoint, kind, operation and outcome.",
-    labelNames: ["stage", "kind", "operation", "allowed"] as const,
-    registers: [this.registry],
-  });
+  /**
+   * Counted in plain numbers on the hot path and handed to prom-client when scraped: a
+   * prom-client increment per request costs more than judging the request.
+   */
+  private readonly pendingRequests = new Map<
+    string,
+    { labels: Record<"stage" | "kind" | "operation" | "allowed", string>; count: number }
+  >();
+
+  readonly admissionRequests: Counter<"stage" | "kind" | "operation" | "allowed"> = (() => {
+    const pending = this.pendingRequests;
+    return new Counter({
+      name: `${PREFIX}admission_requests_total`,
+      help: "Admission requests answered, by endpoint, kind, operation and outcome.",
+      labelNames: ["stage", "kind", "operation", "allowed"] as const,
+      registers: [this.registry],
+      collect() {
+        for (const entry of pending.values()) {
+          if (entry.count > 0) this.inc(entry.labels, entry.count);
+          entry.count = 0;
+        }
+      },
+    });
+  })();
 
   readonly ruleVerdicts = new Counter({
     name: `${PREFIX}rule_verdicts_total`,
@@ -73,7 +91,6 @@ export class Metrics {
     registers: [this.registry],
   });
 
-  private readonly requestCounters = new Map<string, { inc(): void }>();
   private readonly durationHistograms = new Map<string, { observe(value: number): void }>();
 
   constructor() {
@@ -108,19 +125,15 @@ export class Metrics {
     seconds: number,
   ): void {
     const kind = request.group ? `${request.group}/${request.kind}` : request.kind;
-    // Children are looked up once per label set: this runs on every admission.
-    const key = `${stage}\u0000${kind}\u0000${request.operation}\u0000${admission.response.allowed}`;
-    let counter = this.requestCounters.get(key);
-    if (!counter) {
-      counter = this.admissionRequests.labels({
-        stage,
-        kind,
-        operation: request.operation,
-        allowed: String(admission.response.allowed),
+    const allowed = admission.response.allowed ? "true" : "false";
+    const key = `${stage}\u0000${kind}\u0000${request.operation}\u0000${allowed}`;
+    const entry = this.pendingRequests.get(key);
+    if (entry) entry.count++;
+    else
+      this.pendingRequests.set(key, {
+        labels: { stage, kind, operation: request.operation, allowed },
+        count: 1,
       });
-      this.requestCounters.set(key, counter);
-    }
-    counter.inc();
     let histogram = this.durationHistograms.get(stage);
     if (!histogram) {
       histogram = this.admissionDuration.labels({ stage });

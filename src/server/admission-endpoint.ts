@@ -1,11 +1,19 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Logger } from "pino";
-import { type Admission, type AdmissionDeps, judge, planAdmission } from "../admission/admit.js";
+import {
+  type Admission,
+  type AdmissionDeps,
+  judge,
+  type Plan,
+  planAdmission,
+} from "../admission/admit.js";
 import { type AdmissionRequest, decodeReview, encodeReview } from "../admission/review.js";
 import type { Metrics } from "../metrics.js";
 import { logAdmission } from "./admission-log.js";
 import { deadlineFor } from "./deadline.js";
-import { readJsonBody } from "./read-body.js";
+import { type BodyResult, readJsonBody } from "./read-body.js";
+
+type JudgePlan = Extract<Plan, { kind: "judge" }>;
 
 export type Stage = "validate" | "mutate";
 
@@ -46,12 +54,84 @@ function timeoutParam(url: string | undefined): string | undefined {
 /**
  * The admission endpoints, served without a framework: this is the hot path, and every
  * microsecond here is spent in front of a user's `kubectl apply` (see bench/README.md).
- * Body → AdmissionReview → rules under the API server's deadline → answer.
+ * Body → AdmissionReview → rules under the API server's deadline → answer. Objects the rules
+ * do not guard are answered synchronously, with no promise or timer on their way.
  */
 export function createAdmissionEndpoint(options: AdmissionEndpointOptions) {
   const { logger, metrics } = options;
-  return async (req: IncomingMessage, res: ServerResponse, stage: Stage): Promise<void> => {
-    const body = await readJsonBody(req, options.maxBodyBytes);
+
+  const respond = (
+    res: ServerResponse,
+    stage: Stage,
+    request: AdmissionRequest,
+    admission: Admission,
+    since: number,
+  ) => {
+    const ms = performance.now() - since;
+    metrics.recordAdmission(stage, request, admission, ms / 1000);
+    if (stage === "validate" && admission.results.length > 0 && !request.dryRun)
+      options.onGuardedAdmission?.();
+    logAdmission(logger, stage, request, admission, ms);
+    sendJson(res, 200, encodeReview(admission.response));
+  };
+
+  const refuse = (
+    res: ServerResponse,
+    stage: Stage,
+    request: AdmissionRequest,
+    error: unknown,
+    timedOut: boolean,
+    budgetMs: number,
+  ) => {
+    const message = timedOut
+      ? `nebula-br-webhook could not decide within ${budgetMs} ms (the cluster view did not answer); try again`
+      : `nebula-br-webhook failed while checking this object: ${(error as Error).message}`;
+    logger.error(
+      { stage, uid: request.uid, err: (error as Error).message, timedOut },
+      "admission failed",
+    );
+    sendJson(
+      res,
+      200,
+      encodeReview({
+        uid: request.uid,
+        allowed: false,
+        status: { code: timedOut ? 504 : 500, message },
+      }),
+    );
+  };
+
+  /** Rules that read Secrets wait on the API server: bounded by its deadline. */
+  const judgeWithDeadline = async (
+    req: IncomingMessage,
+    res: ServerResponse,
+    stage: Stage,
+    request: AdmissionRequest,
+    plan: JudgePlan,
+    started: number,
+  ) => {
+    const deadline = deadlineFor(timeoutParam(req.url));
+    try {
+      respond(
+        res,
+        stage,
+        request,
+        await deadline.run((signal) => judge(request, stage, plan, options, signal)),
+        started,
+      );
+    } catch (error) {
+      refuse(res, stage, request, error, deadline.expired(), deadline.budgetMs);
+    } finally {
+      deadline.clear();
+    }
+  };
+
+  const handle = (
+    req: IncomingMessage,
+    res: ServerResponse,
+    stage: Stage,
+    body: BodyResult,
+  ): void => {
     if (!body.ok) {
       metrics.badRequests.inc({ reason: body.reason });
       sendJson(res, body.status, { error: body.error });
@@ -88,56 +168,26 @@ export function createAdmissionEndpoint(options: AdmissionEndpointOptions) {
     const request = decoded.request;
     const plan = planAdmission(request, stage, options.config);
     if (plan.kind === "answered") {
-      respond(stage, request, plan.admission, started);
-      return;
-    }
-    if (plan.secrets.length === 0) {
+      respond(res, stage, request, plan.admission, started);
+    } else if (plan.secrets.length === 0) {
       // Memory only (the cluster view's cache): no I/O to bound with a deadline.
-      respond(stage, request, await judge(request, stage, plan, options, NEVER), started);
-      return;
+      judge(request, stage, plan, options, NEVER).then(
+        (admission) => respond(res, stage, request, admission, started),
+        (error: unknown) => refuse(res, stage, request, error, false, 0),
+      );
+    } else {
+      void judgeWithDeadline(req, res, stage, request, plan, started);
     }
-    const deadline = deadlineFor(timeoutParam(req.url));
-    try {
-      respond(
-        stage,
-        request,
-        await deadline.run((signal) => judge(request, stage, plan, options, signal)),
-        started,
-      );
-    } catch (error) {
-      const timedOut = deadline.expired();
-      const message = timedOut
-        ? `nebula-br-webhook could not decide within ${deadline.budgetMs} ms (the cluster view did not answer); try again`
-        : `nebula-br-webhook failed while checking this object: ${(error as Error).message}`;
-      logger.error(
-        { stage, uid: request.uid, err: (error as Error).message, timedOut },
-        "admission failed",
-      );
-      sendJson(
-        res,
-        200,
-        encodeReview({
-          uid: request.uid,
-          allowed: false,
-          status: { code: timedOut ? 504 : 500, message },
-        }),
-      );
-    } finally {
-      deadline.clear();
-    }
+  };
 
-    function respond(
-      stage: Stage,
-      request: AdmissionRequest,
-      admission: Admission,
-      since: number,
-    ): void {
-      const ms = performance.now() - since;
-      metrics.recordAdmission(stage, request, admission, ms / 1000);
-      if (stage === "validate" && admission.results.length > 0 && !request.dryRun)
-        options.onGuardedAdmission?.();
-      logAdmission(logger, stage, request, admission, ms);
-      sendJson(res, 200, encodeReview(admission.response));
-    }
+  return (req: IncomingMessage, res: ServerResponse, stage: Stage): void => {
+    readJsonBody(req, options.maxBodyBytes, (body) => {
+      try {
+        handle(req, res, stage, body);
+      } catch (error) {
+        logger.error({ stage, err: (error as Error).message }, "admission endpoint failed");
+        if (!res.headersSent) sendJson(res, 500, { error: "internal error" });
+      }
+    });
   };
 }

@@ -48,13 +48,8 @@ export async function serve(options: ServeOptions): Promise<ServeResult> {
   const admission = createAdmissionEndpoint(options);
   const server = createServer({ ...TLS_OPTIONS, ...initial.pair }, (req, res) => {
     const stage = admissionStage(req);
-    if (stage) {
-      admission(req, res, stage).catch((error: unknown) => {
-        logger.error({ err: (error as Error).message }, "admission endpoint failed");
-        if (!res.headersSent) res.writeHead(500, { "content-type": "application/json" });
-        res.end('{"error":"internal error"}');
-      });
-    } else app(req, res);
+    if (stage) admission(req, res, stage);
+    else app(req, res);
   });
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 66_000;
