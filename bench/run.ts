@@ -20,7 +20,7 @@ import { parseManifests } from "../src/kube/manifests.js";
 import type { KubeObject } from "../src/kube/objects.js";
 import { createLogger } from "../src/log.js";
 import { generateCertificates } from "../src/server/certificates.js";
-import { kubectlOk, startControlPlane, stopControlPlane } from "../test/e2e/harness.js";
+import { installCrds, startControlPlane, stopControlPlane } from "../test/e2e/harness.js";
 import { example, REPO_ROOT, withFields } from "../test/support/fixtures.js";
 import { post } from "../test/support/https-client.js";
 import { freePort } from "../test/support/serve-process.js";
@@ -329,7 +329,7 @@ async function main() {
   log("live informer: 10,000 NebulaClusters in 1,000 namespaces on the e2e API server");
   const live = await liveScale(dir, ca, brJob);
 
-  const results = {
+  const results: Results = {
     machine,
     settings: {
       seconds: SECONDS,
@@ -375,8 +375,7 @@ async function apiCalls(port: number, ca: string): Promise<number> {
 async function liveScale(dir: string, ca: string, brJob: KubeObject) {
   const plane = await startControlPlane();
   try {
-    kubectlOk(plane, ["apply", "-f", "test/e2e/crds/"]);
-    kubectlOk(plane, ["wait", "--for=condition=Established", "crd", "--all", "--timeout=60s"]);
+    installCrds(plane);
     const kubeConfig = new KubeConfig();
     kubeConfig.loadFromFile(plane.kubeconfig);
     const core = kubeConfig.makeApiClient(CoreV1Api);
@@ -456,7 +455,44 @@ async function inParallel<T>(
   );
 }
 
-type Results = Record<string, any>;
+interface Results {
+  machine: { date: string; cpu: string; cores: number; node: string; serverPinnedToCore: number };
+  settings: { seconds: number; connections: number; clusters: number; namespaces: number };
+  throughput: Record<
+    "baselineFastPath" | "fastPath" | "brEntJobMutated" | "restoreDenied" | "mixed",
+    Load
+  >;
+  ratioToBaseline: number;
+  rounds: { baseline: number[]; fastPath: number[] };
+  latencyAt1000rps: Record<"baselineFastPath" | "fastPath" | "mixed", RateResult>;
+  memory: {
+    rssIdleEmbeddedStateMiB: number;
+    rssIdle10kClustersMiB: number;
+    heapUsed10kClustersMiB: number;
+    rssAfterLoadMiB: number;
+  };
+  lookups: Record<
+    "clusters10" | "clusters10000",
+    { clusters: number; lookupUs: number; admitBrJobUs: number }
+  >;
+  soak: {
+    seconds: number;
+    load: RateResult;
+    rssFirstMinuteMaxMiB: number;
+    rssLastMinuteMaxMiB: number;
+    rssMaxMiB: number;
+    samples: { second: number; rssMiB: number }[];
+  };
+  live: {
+    createSeconds: number;
+    syncSeconds: number;
+    rssIdleMiB: number;
+    heapUsedMiB: number;
+    rssAfterLoadMiB: number;
+    brEntJobMutated: Load;
+    apiCallsDuringLoad: number;
+  };
+}
 
 function row(name: string, l: Load): string {
   return `| ${name} | ${l.requestsPerSecond} | ${l.p50Ms} | ${l.p99Ms} | ${l.maxMs} | ${l.errors + l.non2xx} |`;
@@ -525,7 +561,7 @@ Target: p99 under 5 ms. The baseline row shows what this machine and client add 
 
 ${r.soak.load.sent} requests, ${r.soak.load.errors} errors, p50 ${r.soak.load.p50Ms} ms, p99 ${r.soak.load.p99Ms} ms.
 RSS: max ${r.soak.rssFirstMinuteMaxMiB} MiB in the first minute, max ${r.soak.rssLastMinuteMaxMiB} MiB in the last minute, ${r.soak.rssMaxMiB} MiB overall
-(samples every 10 s: ${r.soak.samples.map((s: { rssMiB: number }) => s.rssMiB).join(", ")}).
+(samples every 10 s: ${r.soak.samples.map((s) => s.rssMiB).join(", ")}).
 `;
 }
 

@@ -7,7 +7,7 @@ import {
   eventually,
   kubectl,
   kubectlOk,
-  startControlPlane,
+  startClusterWithFixtures,
   startWebhook,
   stopControlPlane,
   type Webhook,
@@ -24,10 +24,7 @@ const get = (args: string[]) => JSON.parse(kubectlOk(plane, ["get", ...args, "-o
 const exists = (args: string[]) => kubectl(plane, ["get", ...args]).status === 0;
 
 before(async () => {
-  plane = await startControlPlane();
-  kubectlOk(plane, ["apply", "-f", "test/e2e/crds/"]);
-  kubectlOk(plane, ["wait", "--for=condition=Established", "crd", "--all", "--timeout=60s"]);
-  kubectlOk(plane, ["apply", "-f", "test/e2e/fixtures/cluster.yaml"]);
+  plane = await startClusterWithFixtures();
   webhook = await startWebhook(plane);
   kubectlOk(plane, ["apply", "-f", "-"], webhookConfigurations(webhook.port, webhook.ca));
 });

@@ -8,7 +8,7 @@ import {
   eventually,
   kubectl,
   kubectlOk,
-  startControlPlane,
+  startClusterWithFixtures,
   startWebhook,
   stopControlPlane,
   type Webhook,
@@ -57,10 +57,7 @@ const metricsText = async () =>
   (await post(webhook.port, webhook.ca, "/metrics", undefined, { method: "GET" })).text;
 
 before(async () => {
-  plane = await startControlPlane();
-  kubectlOk(plane, ["apply", "-f", "test/e2e/crds/", "-f", "manifests/crds/"]);
-  kubectlOk(plane, ["wait", "--for=condition=Established", "crd", "--all", "--timeout=60s"]);
-  kubectlOk(plane, ["apply", "-f", "test/e2e/fixtures/cluster.yaml"]);
+  plane = await startClusterWithFixtures(["manifests/crds/"]);
   webhook = await startWebhook(plane, [
     "--config",
     "test/e2e/fixtures/audit-config.yaml",

@@ -141,3 +141,23 @@ export function restartApiServer(plane: ControlPlane): void {
   });
   if (run.status !== 0) throw new Error(`restart-apiserver failed (exit ${run.status})`);
 }
+
+/** Installs our CRDs (and any extra manifests), waits until they are served, then applies `objects`. */
+export function installCrds(
+  plane: ControlPlane,
+  extra: readonly string[] = [],
+  objects?: string,
+): void {
+  kubectlOk(plane, ["apply", "-f", "test/e2e/crds/", ...extra.flatMap((path) => ["-f", path])]);
+  kubectlOk(plane, ["wait", "--for=condition=Established", "crd", "--all", "--timeout=60s"]);
+  if (objects) kubectlOk(plane, ["apply", "-f", objects]);
+}
+
+/** A control plane with the CRDs and the e2e fixtures (namespace nebula, its clusters and Secrets). */
+export async function startClusterWithFixtures(
+  extraCrds: readonly string[] = [],
+): Promise<ControlPlane> {
+  const plane = await startControlPlane();
+  installCrds(plane, extraCrds, "test/e2e/fixtures/cluster.yaml");
+  return plane;
+}

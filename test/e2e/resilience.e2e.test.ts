@@ -10,7 +10,7 @@ import {
   pauseApiServer,
   restartApiServer,
   resumeApiServer,
-  startControlPlane,
+  startClusterWithFixtures,
   startWebhook,
   stopControlPlane,
   type Webhook,
@@ -36,10 +36,7 @@ const timed = async <T>(work: () => Promise<T>) => {
 };
 
 before(async () => {
-  plane = await startControlPlane();
-  kubectlOk(plane, ["apply", "-f", "test/e2e/crds/"]);
-  kubectlOk(plane, ["wait", "--for=condition=Established", "crd", "--all", "--timeout=60s"]);
-  kubectlOk(plane, ["apply", "-f", "test/e2e/fixtures/cluster.yaml"]);
+  plane = await startClusterWithFixtures();
   webhook = await startWebhook(plane, ["--audit-interval", "0", "--secret-timeout-ms", "1000"]);
   kubectlOk(plane, ["apply", "-f", "-"], webhookConfigurations(webhook.port, webhook.ca));
 });

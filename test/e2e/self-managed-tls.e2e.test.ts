@@ -6,7 +6,7 @@ import {
   freePort,
   kubectl,
   kubectlOk,
-  startControlPlane,
+  startClusterWithFixtures,
   startWebhook,
   stopControlPlane,
   type Webhook,
@@ -25,10 +25,7 @@ const SELF_MANAGED = [
 ];
 
 before(async () => {
-  plane = await startControlPlane();
-  kubectlOk(plane, ["apply", "-f", "test/e2e/crds/"]);
-  kubectlOk(plane, ["wait", "--for=condition=Established", "crd", "--all", "--timeout=60s"]);
-  kubectlOk(plane, ["apply", "-f", "test/e2e/fixtures/cluster.yaml"]);
+  plane = await startClusterWithFixtures();
   kubectlOk(plane, ["create", "namespace", "nebula-br-webhook"]);
 });
 

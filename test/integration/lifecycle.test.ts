@@ -5,7 +5,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import { connect } from "node:tls";
 import { parseConfig } from "../../src/config/config.js";
 import { createLogger } from "../../src/log.js";
 import { Metrics } from "../../src/metrics.js";
@@ -15,17 +14,7 @@ import { serve } from "../../src/server/serve.js";
 import { example, exampleCluster } from "../support/fixtures.js";
 import { admissionReview, post } from "../support/https-client.js";
 import { startServeProcess } from "../support/serve-process.js";
-
-function servedSerial(port: number, ca: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = connect({ host: "127.0.0.1", port, ca, servername: "localhost" }, () => {
-      const serial = socket.getPeerCertificate().serialNumber;
-      socket.end();
-      resolve(serial);
-    });
-    socket.on("error", reject);
-  });
-}
+import { servedSerial } from "../support/tls.js";
 
 /** One admission over a given agent; resolves true on a well-formed answer. */
 function admitOnce(port: number, ca: string, agent: Agent | false, body: string): Promise<boolean> {

@@ -4,7 +4,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import { connect } from "node:tls";
 import { parseConfig } from "../../src/config/config.js";
 import { createLogger } from "../../src/log.js";
 import { Metrics } from "../../src/metrics.js";
@@ -12,18 +11,7 @@ import { fileCertificates } from "../../src/server/certificate-source.js";
 import { generateCertificates } from "../../src/server/certificates.js";
 import { type RunningServer, serve } from "../../src/server/serve.js";
 import { exampleCluster } from "../support/fixtures.js";
-
-/** The serial number of the certificate a fresh TLS handshake is given. */
-function servedSerial(port: number, ca: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = connect({ host: "127.0.0.1", port, ca, servername: "localhost" }, () => {
-      const serial = socket.getPeerCertificate().serialNumber;
-      socket.end();
-      resolve(serial);
-    });
-    socket.on("error", reject);
-  });
-}
+import { servedSerial } from "../support/tls.js";
 
 describe("serving certificates from files", () => {
   let dir: string;
