@@ -23,6 +23,7 @@ import { generateCertificates } from "../src/server/certificates.js";
 import { installCrds, startControlPlane, stopControlPlane } from "../test/e2e/harness.js";
 import { example, REPO_ROOT, withFields } from "../test/support/fixtures.js";
 import { post } from "../test/support/https-client.js";
+import { apiCallsMade } from "../test/support/measure.js";
 import { freePort } from "../test/support/serve-process.js";
 import { largeClusterObjects, largeClusterState } from "./cluster-state.js";
 import { constantRate, type RateResult } from "./constant-rate.js";
@@ -364,14 +365,6 @@ async function heapUsedMiB(port: number, ca: string): Promise<number> {
   return Math.round((bytes / 1024 / 1024) * 10) / 10;
 }
 
-async function apiCalls(port: number, ca: string): Promise<number> {
-  const text = (await post(port, ca, "/metrics", undefined, { method: "GET" })).text;
-  return [...text.matchAll(/^nebula_br_webhook_api_calls_total\{[^}]*\} (\d+)/gm)].reduce(
-    (sum, m) => sum + Number(m[1]),
-    0,
-  );
-}
-
 async function liveScale(dir: string, ca: string, brJob: KubeObject) {
   const plane = await startControlPlane();
   try {
@@ -418,11 +411,11 @@ async function liveScale(dir: string, ca: string, brJob: KubeObject) {
     await sleep(1000);
     const rssIdle = rssMiB(webhook.child.pid);
     const heap = await heapUsedMiB(port, ca);
-    const callsBefore = await apiCalls(port, ca);
+    const callsBefore = await apiCallsMade(port, ca);
     const jobLoad = await load(port, [{ path: "/mutate", body: reviewBody(brJob) }], {
       seconds: SECONDS,
     });
-    const callsAfter = await apiCalls(port, ca);
+    const callsAfter = await apiCallsMade(port, ca);
     const rssAfter = rssMiB(webhook.child.pid);
     await webhook.stop();
     return {

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { parse } from "yaml";
 import { example, withFields } from "../support/fixtures.js";
+import { assertCompletedBackupPod } from "../support/measure.js";
 import {
   type ControlPlane,
   eventually,
@@ -94,17 +95,7 @@ describe("kubectl apply through the webhook on a real API server", () => {
     assert.equal(applied.status, 0, applied.stderr);
     assert.match(applied.stderr, /^Warning: \[backup-job-plaintext-credentials\]/m);
     const pod = get(["-n", "nebula", "job", "nebula-full-backup"]).spec.template.spec;
-    assert.deepEqual(pod.imagePullSecrets, [{ name: "br-ent-secret" }]);
-    assert.deepEqual(pod.containers[0].env, [
-      {
-        name: "META_ADDRESS",
-        value: "nebula-metad-0.nebula-metad-headless.nebula.svc.cluster.local",
-      },
-    ]);
-    assert.match(
-      pod.containers[0].command[2],
-      /br-ent backup full --meta nebula-metad-0\.nebula-metad-headless\.nebula\.svc\.cluster\.local:9559 --storage/,
-    );
+    assertCompletedBackupPod(pod);
   });
 
   it("gives the same verdicts with --dry-run=server and stores nothing", () => {

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { example, withFields } from "../support/fixtures.js";
 import { admissionReview, post } from "../support/https-client.js";
+import { apiCallsMade, timed } from "../support/measure.js";
 import {
   type ControlPlane,
   eventually,
@@ -19,21 +20,6 @@ import {
 
 let plane: ControlPlane;
 let webhook: Webhook;
-
-const apiCalls = async (): Promise<number> => {
-  const text = (await post(webhook.port, webhook.ca, "/metrics", undefined, { method: "GET" }))
-    .text;
-  return [...text.matchAll(/^nebula_br_webhook_api_calls_total\{[^}]*\} (\d+)/gm)].reduce(
-    (sum, m) => sum + Number(m[1]),
-    0,
-  );
-};
-
-const timed = async <T>(work: () => Promise<T>) => {
-  const started = Date.now();
-  const value = await work();
-  return { value, ms: Date.now() - started };
-};
 
 before(async () => {
   plane = await startClusterWithFixtures();
@@ -53,7 +39,7 @@ after(async () => {
 
 describe("a real API server that hangs, then restarts", () => {
   it("steady-state admission of br-ent Jobs makes no API call", async () => {
-    const before = await apiCalls();
+    const before = await apiCallsMade(webhook.port, webhook.ca);
     for (let i = 0; i < 20; i++) {
       const answer = await post(
         webhook.port,
@@ -63,7 +49,7 @@ describe("a real API server that hangs, then restarts", () => {
       );
       assert.equal(answer.body.response.allowed, true);
     }
-    assert.equal(await apiCalls(), before);
+    assert.equal(await apiCallsMade(webhook.port, webhook.ca), before);
   });
 
   it("while it hangs (SIGSTOP): Jobs are still judged from the cache, restores fail closed before the deadline", async (t) => {

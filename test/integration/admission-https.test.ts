@@ -10,6 +10,7 @@ import { generatedCertificates } from "../../src/server/certificate-source.js";
 import { type RunningServer, serve } from "../../src/server/serve.js";
 import { example, exampleCluster, withFields } from "../support/fixtures.js";
 import { admissionReview, post } from "../support/https-client.js";
+import { assertCompletedBackupPod } from "../support/measure.js";
 
 const logLines: string[] = [];
 const logSink = new Writable({
@@ -97,17 +98,7 @@ describe("admission over HTTPS with real AdmissionReview JSON", () => {
       patchOf(mutated.body.response),
     ).newDocument;
     const pod = patched.spec.template.spec;
-    assert.deepEqual(pod.imagePullSecrets, [{ name: "br-ent-secret" }]);
-    assert.deepEqual(pod.containers[0].env, [
-      {
-        name: "META_ADDRESS",
-        value: "nebula-metad-0.nebula-metad-headless.nebula.svc.cluster.local",
-      },
-    ]);
-    assert.match(
-      pod.containers[0].command[2],
-      /br-ent backup full --meta nebula-metad-0\.nebula-metad-headless\.nebula\.svc\.cluster\.local:9559 /,
-    );
+    assertCompletedBackupPod(pod);
 
     const validated = await admit("/validate", admissionReview(patched));
     assert.equal(validated.body.response.allowed, true);

@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { example } from "../support/fixtures.js";
 import { admissionReview, post } from "../support/https-client.js";
+import { timed } from "../support/measure.js";
 import { type ServeProcess, startServeProcess } from "../support/serve-process.js";
 import { blackHole, closedPort, kubeconfigFor } from "../support/stand-ins.js";
 
@@ -16,12 +17,6 @@ let dir: string;
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), "nbw-faults-"));
 });
-
-const timed = async <T>(work: () => Promise<T>): Promise<{ value: T; ms: number }> => {
-  const started = Date.now();
-  const value = await work();
-  return { value, ms: Date.now() - started };
-};
 
 describe("when the API server is unreachable", () => {
   let webhook: ServeProcess;
