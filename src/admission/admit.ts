@@ -62,8 +62,13 @@ export function planAdmission(
   }
   // Only /validate judges Secrets: /mutate completes objects and needs no API call.
   const secrets =
-    stage === "validate" && request.operation === "CREATE"
-      ? family.secretsNeeded(request.object, request.namespace)
+    stage === "validate"
+      ? family.secretsNeeded(
+          request.object,
+          request.namespace,
+          request.operation,
+          request.oldObject,
+        )
       : [];
   return { kind: "judge", family, object: request.object, secrets };
 }

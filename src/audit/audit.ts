@@ -48,7 +48,7 @@ export function guarded(objects: readonly KubeObject[], config: Config): Guarded
 export function secretsFor(objects: readonly GuardedObject[]): SecretRef[] {
   const seen = new Map<string, SecretRef>();
   for (const { object, family, namespace } of objects) {
-    for (const ref of family.secretsNeeded(object, namespace))
+    for (const ref of family.secretsNeeded(object, namespace, "CREATE", undefined))
       seen.set(`${ref.namespace}/${ref.name}`, ref);
   }
   return [...seen.values()];

@@ -44,7 +44,7 @@ export async function checkObject(
   }
   const run = async (target: KubeObject): Promise<RuleResult[]> => {
     const cluster = await view.snapshot(
-      family.secretsNeeded(target, namespace),
+      family.secretsNeeded(target, namespace, "CREATE", undefined),
       AbortSignal.timeout(10_000),
     );
     return evaluateFamily(family, {

@@ -9,6 +9,7 @@ describe("configuration", () => {
     assert.deepEqual(result.config, {
       clusterDomain: "cluster.local",
       defaultConcurrency: 5,
+      operatorCredentials: false,
       exemptNamespaces: ["kube-system"],
       failOpen: [],
       rules: {},

@@ -9,6 +9,8 @@ export interface Config {
   readonly imagePullSecret?: string;
   readonly clusterDomain: string;
   readonly defaultConcurrency: number;
+  /** The operator has storage credentials of its own: `secretName` is optional on spec.config objects. */
+  readonly operatorCredentials: boolean;
   readonly exemptNamespaces: readonly string[];
   readonly rules: Readonly<Record<string, RuleMode>>;
   readonly failOpen: readonly string[];

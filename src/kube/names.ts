@@ -3,28 +3,51 @@
 const DNS1123_LABEL = "[a-z0-9]([-a-z0-9]*[a-z0-9])?";
 const DNS1123_SUBDOMAIN = new RegExp(`^${DNS1123_LABEL}(\\.${DNS1123_LABEL})*$`);
 
+/** Namespace names are DNS-1123 labels: at most 63 characters of [a-z0-9-]. */
+export function isDns1123Label(name: string): boolean {
+  return name.length <= 63 && new RegExp(`^${DNS1123_LABEL}$`).test(name);
+}
+
 /** Secret names must be DNS-1123 subdomains: at most 253 characters of [a-z0-9.-]. */
 export function isDns1123Subdomain(name: string): boolean {
   return name.length <= 253 && DNS1123_SUBDOMAIN.test(name);
 }
 
-/** S3 region names: lowercase words joined by dashes with a trailing number (us-west-2). */
-const REGION = /^[a-z]{2,}(-[a-z0-9]+)*-\d+$/;
+/**
+ * A storage region as the operator passes it to the S3 client: a free word, not only AWS
+ * names. `us-west-2`, `default` (MinIO), `auto` (Cloudflare R2), `ap-guangzhou` (Tencent
+ * COS), `oss-cn-hangzhou` (Aliyun OSS), `us-central1` (GCS) are all real. What no store
+ * uses: spaces, slashes, URLs, control characters, or more than 64 characters.
+ */
+const REGION = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
 export function isRegionName(region: string): boolean {
-  return region.length <= 32 && REGION.test(region);
+  return REGION.test(region);
 }
 
 /**
  * The S3 bucket naming rules (general purpose buckets): 3-63 characters of lowercase letters,
  * digits, dots and dashes, starting and ending with a letter or digit, no "..", and not an
- * IP address.
+ * IP address. Google Cloud Storage also allows "_".
  */
-export function isBucketName(bucket: string): boolean {
+export function isBucketName(bucket: string, storage: "s3" | "gs" = "s3"): boolean {
+  const chars =
+    storage === "gs" ? /^[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]$/ : /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+  return chars.test(bucket) && !bucket.includes("..") && !/^\d+\.\d+\.\d+\.\d+$/.test(bucket);
+}
+
+/**
+ * The operator builds `s3://<bucket>` (or `gs://<bucket>`) from the bucket field, so a
+ * bucket followed by a path (`backups/nebula/prod`) is a working storage location.
+ */
+export function isBucketWithPath(value: string, storage: "s3" | "gs"): boolean {
+  const slash = value.indexOf("/");
+  if (slash < 0) return isBucketName(value, storage);
+  const path = value.slice(slash + 1);
   return (
-    /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket) &&
-    !bucket.includes("..") &&
-    !/^\d+\.\d+\.\d+\.\d+$/.test(bucket)
+    isBucketName(value.slice(0, slash), storage) &&
+    path.length <= 1024 &&
+    /^[^\s/]+(\/[^\s/]+)*\/?$/.test(path)
   );
 }
 

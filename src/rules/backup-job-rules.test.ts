@@ -183,10 +183,62 @@ const denied: { name: string; job: ReturnType<typeof jobRunning>; rule: string; 
     says: "add the label app.kubernetes.io/cluster: <cluster name>",
   },
   {
-    name: "rejects storage that is not s3://",
+    name: "rejects storage that is not s3:// or gs://, without repeating it",
     job: jobRunning("br-ent backup full --storage local:///data/backup"),
     rule: "backup-job-storage",
-    says: '"local:///data/backup" is not an S3 location',
+    says: "--storage is not an s3:// or gs:// location",
+  },
+  {
+    name: "rejects an https:// storage URL (it may carry keys; BR cannot use it)",
+    job: jobRunning("br-ent backup full --storage https://AK:SECRET@minio.example/bkt"),
+    rule: "backup-job-storage",
+    says: "--storage is not an s3:// or gs:// location",
+  },
+  {
+    name: "rejects gs:// without a bucket",
+    job: jobRunning("br-ent backup full --storage gs://"),
+    rule: "backup-job-storage",
+    says: "--storage is not an s3:// or gs:// location",
+  },
+  {
+    name: "rejects the sample's literal META_ADDRESS host",
+    job: jobRunning(
+      "br-ent backup full --meta META_ADDRESS:9559 --storage s3://b-1 --s3.region us-east-1",
+    ),
+    rule: "backup-job-placeholders",
+    says: "--meta still holds a placeholder from the sample",
+  },
+  {
+    name: "rejects s3://BUCKET and REGION left from the sample",
+    job: jobRunning("br-ent backup full --storage s3://BUCKET --s3.region REGION"),
+    rule: "backup-job-placeholders",
+    says: "--storage, --s3.region still hold a placeholder",
+  },
+  {
+    name: "rejects ACCESS_KEY and SECRET_KEY left from the sample",
+    job: jobRunning(
+      "br-ent backup full --storage s3://b-1 --s3.access_key ACCESS_KEY --s3.secret_key SECRET_KEY",
+    ),
+    rule: "backup-job-placeholders",
+    says: "--s3.access_key, --s3.secret_key still hold a placeholder",
+  },
+  {
+    name: "rejects a lone - inside the script (nebula-operator#231)",
+    job: jobRunning("br-ent backup full - --storage s3://b-1"),
+    rule: "backup-job-stray-words",
+    says: 'the br-ent command has a lone "-"',
+  },
+  {
+    name: "rejects a flag written with a typographic dash",
+    job: jobRunning("br-ent backup full \u2013\u2013storage s3://b-1 --storage s3://b-1"),
+    rule: "backup-job-stray-words",
+    says: "a word that starts with a typographic dash",
+  },
+  {
+    name: "rejects a word past verb and mode",
+    job: jobRunning("br-ent backup full nightly --storage s3://b-1"),
+    rule: "backup-job-stray-words",
+    says: "a word that is neither a flag nor its value",
   },
   {
     name: "rejects a backup without --storage",
@@ -255,6 +307,162 @@ describe("br-ent backup Job denials", () => {
   });
 });
 
+describe("flags the operator's users write that are right", () => {
+  const allowed: [string, string][] = [
+    [
+      "gs:// storage with --gs.credentials from env",
+      "br-ent backup full --storage gs://nebula-gcs/prod --gs.credentials $GCS",
+    ],
+    ["a storage path under the bucket", "br-ent backup full --storage s3://b-1/nebula/prod"],
+    [
+      "$REGION and $BUCKET from env",
+      "br-ent backup full --storage s3://$BUCKET --s3.region $REGION",
+    ],
+    [
+      "TLS flags without values",
+      "br-ent backup full --enable-ssl --insecure-skip-verify --server-name=nebula --storage s3://b-1",
+    ],
+    ["--flag=value forms", "br-ent backup full --storage=s3://b-1 --s3.region=us-east-1"],
+  ];
+  for (const [what, script] of allowed) {
+    it(`accepts ${what}`, () => {
+      const verdicts = judge(jobRunning(script));
+      assert.deepEqual(verdicts.violated, [], verdicts.messages.join("\n"));
+    });
+  }
+
+  it("warns about a literal --gs.credentials key in a hand-written Job", () => {
+    const verdicts = judge(
+      jobRunning(`br-ent backup full --storage gs://b-1 --gs.credentials '{"k":"v"}'`),
+    );
+    assert.deepEqual(verdicts.violated, ["backup-job-plaintext-credentials"]);
+    assert.equal(verdicts.decision.allowed, true);
+  });
+});
+
+describe("--meta names a cluster only when the whole host is its meta pod's", () => {
+  const metaOnly = (host: string) =>
+    jobRunning(`br-ent backup full --meta ${host}:9559 --storage s3://b-1`, null);
+
+  for (const host of [
+    "nebula-metad-0.nebula-metad-headless.nebula.svc.cluster.local",
+    "nebula-metad-0.nebula-metad-headless.nebula.svc",
+    "nebula-metad-0.nebula-metad-headless.nebula",
+    "nebula-metad-2.nebula-metad-headless.nebula.svc.cluster.local.",
+  ]) {
+    it(`reads ${host} as cluster nebula in namespace nebula`, () => {
+      assert.deepEqual(judge(metaOnly(host)).violated, []);
+    });
+  }
+
+  for (const host of [
+    "nebula-metad-0.nebula-metad-headless.nebula.svc.attacker.example",
+    "nebula-metad-0.nebula-metad-headless.nebula.svc.cluster.local.evil",
+    "nebula-metad-0.other-metad-headless.nebula.svc.cluster.local",
+    "x.nebula-metad-0.nebula-metad-headless.nebula.svc.cluster.local",
+  ]) {
+    it(`does not read ${host} as any cluster`, () => {
+      const verdicts = judge(metaOnly(host));
+      assert.deepEqual(verdicts.violated, ["backup-job-target-cluster"]);
+      assert.match(verdicts.messages[0] ?? "", /cannot tell which NebulaCluster/);
+    });
+  }
+
+  it("reads the host under the configured cluster domain", () => {
+    const job = withFields(
+      metaOnly("nebula-metad-0.nebula-metad-headless.nebula.svc.k8s.example"),
+      {},
+    );
+    assert.deepEqual(judge(job, { config: config({ clusterDomain: "k8s.example" }) }).violated, []);
+    assert.deepEqual(judge(job).violated, ["backup-job-target-cluster"]);
+  });
+});
+
+/** A Job as the operator's controller builds it from a NebulaBackup (operator 1.8). */
+function operatorJob(cluster: string, storageFlags: string) {
+  return {
+    apiVersion: "batch/v1",
+    kind: "Job",
+    metadata: {
+      name: "nb-full-job",
+      namespace: "nebula",
+      labels: {
+        "app.kubernetes.io/managed-by": "nebula-operator",
+        "app.kubernetes.io/component": "backup",
+        "app.kubernetes.io/name": "nebula-graph",
+        "apps.nebula-graph.io/backup": "nb-full",
+      },
+      ownerReferences: [
+        {
+          apiVersion: "apps.nebula-graph.io/v1alpha1",
+          kind: "NebulaBackup",
+          name: "nb-full",
+          uid: "5b0c3e6a-0000-4000-8000-000000000001",
+          controller: true,
+          blockOwnerDeletion: true,
+        },
+      ],
+    },
+    spec: {
+      backoffLimit: 0,
+      template: {
+        spec: {
+          restartPolicy: "Never",
+          containers: [
+            {
+              name: "ng-backup",
+              image: "vesoft/br-ent:v3.7.0",
+              command: [
+                "/bin/sh",
+                "-ecx",
+                `exec /usr/local/bin/br-ent backup full --meta ${cluster}-metad-0.${cluster}-metad-headless.nebula.svc.cluster.local:9559 --concurrency 5 ${storageFlags}`,
+              ],
+            },
+          ],
+        },
+      },
+    },
+  };
+}
+
+const S3_FLAGS =
+  "--storage s3://nebula-br-test --s3.region us-west-2 --s3.endpoint https://s3.us-west-2.amazonaws.com --s3.access_key AKIAOPERATOR --s3.secret_key operator-secret";
+const GS_FLAGS = `--storage gs://nebula-gcs --gs.credentials '{"type":"service_account","private_key":"k"}'`;
+
+describe("Jobs the operator makes from a NebulaBackup", () => {
+  for (const [storage, flags] of [
+    ["S3", S3_FLAGS],
+    ["GS", GS_FLAGS],
+  ] as const) {
+    it(`admits the operator's ${storage} Job unchanged and without warnings`, () => {
+      const verdicts = judge(operatorJob("nebula", flags));
+      assert.deepEqual(verdicts.violated, [], verdicts.messages.join("\n"));
+      assert.equal(verdicts.decision.allowed, true);
+      assert.deepEqual(verdicts.decision.patch, []);
+      assert.deepEqual(verdicts.decision.warnings, []);
+    });
+  }
+
+  it("still checks its target: a forged operator Job for a cluster without BR is denied", () => {
+    const verdicts = judge(operatorJob("nebula-nobr", S3_FLAGS));
+    assert.deepEqual(verdicts.violated, ["backup-job-target-cluster"]);
+  });
+
+  it("treats the labels without a controller NebulaBackup reference as a hand-written Job", () => {
+    const job = withFields(operatorJob("nebula", S3_FLAGS), { "metadata.ownerReferences": [] });
+    const verdicts = judge(job);
+    assert.deepEqual(verdicts.violated, ["backup-job-plaintext-credentials"]);
+    assert.ok(verdicts.decision.patch.length > 0, "a hand-written Job is completed");
+  });
+
+  it("treats a non-controller NebulaBackup reference as a hand-written Job", () => {
+    const job = withFields(operatorJob("nebula", S3_FLAGS), {
+      "metadata.ownerReferences.0.controller": false,
+    });
+    assert.deepEqual(judge(job).violated, ["backup-job-plaintext-credentials"]);
+  });
+});
+
 describe("backup CronJobs", () => {
   const cron = {
     apiVersion: "batch/v1",
@@ -279,14 +487,23 @@ describe("backup CronJobs", () => {
     );
   });
 
-  it("completes the pod template at spec.jobTemplate.spec.template.spec, on CREATE and UPDATE", () => {
+  it("completes the pod template at spec.jobTemplate.spec.template.spec, on CREATE and on an UPDATE of the template", () => {
     const ok = withFields(cron, { "metadata.labels": { "app.kubernetes.io/cluster": "nebula" } });
+    const before = withFields(ok, {
+      "spec.jobTemplate.spec.template.spec.containers.0.image": "vesoft/br-ent:v3.4.0",
+    });
     for (const operation of ["CREATE", "UPDATE"] as const) {
-      const patch = judge(ok, { operation, oldObject: ok }).decision.patch.map((op) => op.path);
+      const patch = judge(ok, { operation, oldObject: before }).decision.patch.map((op) => op.path);
       assert.ok(
         patch.includes("/spec/jobTemplate/spec/template/spec/imagePullSecrets"),
         patch.join(" "),
       );
     }
+  });
+
+  it("lets an UPDATE that only suspends the CronJob through, though its cluster has no BR", () => {
+    const suspended = withFields(cron, { "spec.suspend": true });
+    const verdicts = judge(suspended, { operation: "UPDATE", oldObject: cron });
+    assert.deepEqual(verdicts.violated, []);
   });
 });

@@ -29,6 +29,8 @@ interface WorkloadShape {
   readonly podSpecPath: readonly string[];
   readonly labelPaths: readonly (readonly string[])[];
   readonly operations: readonly AdmissionOperation[];
+  /** What the rules read: on UPDATE, a change elsewhere (suspend, history limits) is not judged. */
+  readonly judged: (object: KubeObject) => unknown;
 }
 
 const JOB: WorkloadShape = {
@@ -40,6 +42,7 @@ const JOB: WorkloadShape = {
   ],
   // A Job's pod template is immutable: check and complete it when it is created.
   operations: ["CREATE"],
+  judged: (object) => [object.metadata?.labels, field(object, "spec", "template")],
 };
 
 const CRON_JOB: WorkloadShape = {
@@ -51,7 +54,33 @@ const CRON_JOB: WorkloadShape = {
     ["spec", "jobTemplate", "spec", "template", "metadata", "labels"],
   ],
   operations: ["CREATE", "UPDATE"],
+  judged: (object) => [object.metadata?.labels, field(object, "spec", "jobTemplate")],
 };
+
+/** Labels the operator puts on the Jobs it makes from a NebulaBackup (1.8+). */
+export const MANAGED_BY_LABEL = "app.kubernetes.io/managed-by";
+export const BACKUP_LABEL = "apps.nebula-graph.io/backup";
+
+/**
+ * A Job shaped as the operator makes it: its labels and a controller reference to a
+ * NebulaBackup. Labels and references can be forged, so this only spares such a Job the
+ * completions and warnings meant for hand-written ones; its target is checked all the same.
+ */
+export function isOperatorMadeJob(object: KubeObject): boolean {
+  const labels = object.metadata?.labels;
+  if (labels?.[MANAGED_BY_LABEL] !== "nebula-operator" || !labels[BACKUP_LABEL]) return false;
+  const owners = field(object, "metadata", "ownerReferences");
+  return (
+    object.kind === "Job" &&
+    Array.isArray(owners) &&
+    owners.some(
+      (owner) =>
+        field(owner, "controller") === true &&
+        field(owner, "kind") === "NebulaBackup" &&
+        String(field(owner, "apiVersion")).startsWith("apps.nebula-graph.io/"),
+    )
+  );
+}
 
 /** The backup invocations of a workload, with the paths messages point at. */
 interface BackupWorkload {
@@ -139,10 +168,13 @@ function labelTarget(
 function metaTarget(
   inv: BrInvocation,
   w: BackupWorkload,
-  namespace: string,
+  ctx: RuleContext,
 ): ClusterTarget | undefined {
+  const namespace = ctx.namespace;
   const meta = flagValue(inv, "meta");
-  const target = meta ? parseMetaAddress(expandEnv(meta, inv.env)) : undefined;
+  const target = meta
+    ? parseMetaAddress(expandEnv(meta, inv.env), ctx.config.clusterDomain)
+    : undefined;
   if (!target) return undefined;
   return {
     via: "meta",
@@ -157,7 +189,7 @@ function resolveTarget(ctx: RuleContext, w: BackupWorkload): ClusterTarget {
   const byLabel = labelTarget(ctx.object, w, ctx.namespace);
   if (byLabel) return byLabel;
   for (const inv of w.invocations) {
-    const byMeta = metaTarget(inv, w, ctx.namespace);
+    const byMeta = metaTarget(inv, w, ctx);
     if (byMeta) return byMeta;
   }
   return { via: "none" };
@@ -210,16 +242,60 @@ const checkTargetCluster: WorkloadCheck = (ctx, w) => {
   }
 };
 
+/** Where BR can keep backups from a pod: S3-compatible stores and, since br-ent 3.7, GCS. */
+const STORAGE_SCHEMES = /^(s3|gs):\/\/[^/\s]+/;
+
 const checkStorage: WorkloadCheck = (_ctx, w) =>
   w.invocations.flatMap((inv) => {
     if (inv.verb !== "backup" || inv.strayItems.length > 0) return [];
     const storage = flagValue(inv, "storage");
-    if (storage?.startsWith("s3://")) return [];
-    const found = storage ? `"${storage}" is not an S3 location` : "--storage is missing";
+    if (storage && STORAGE_SCHEMES.test(storage)) return [];
+    const found = storage ? "--storage is not an s3:// or gs:// location" : "--storage is missing";
     return [
       violation(
         commandPath(w, inv),
-        `${found}; back up to S3-compatible storage with --storage s3://<bucket>[/path]`,
+        `${found}; back up to --storage s3://<bucket>[/path] (with --s3.* flags) or gs://<bucket>[/path] (with --gs.credentials)`,
+      ),
+    ];
+  });
+
+/**
+ * The operator's published samples carry words to replace (v1.5 … 1.8): a literal
+ * META_ADDRESS host (not $META_ADDRESS), s3://BUCKET, REGION, ACCESS_KEY, SECRET_KEY.
+ */
+const PLACEHOLDER = /(^|[^$\w{])(META_ADDRESS|BUCKET|REGION|ACCESS_KEY|SECRET_KEY)(?!\w)/;
+const PLACEHOLDER_FLAGS = [
+  "meta",
+  "storage",
+  "s3.region",
+  "s3.endpoint",
+  "s3.access_key",
+  "s3.secret_key",
+] as const;
+
+const checkPlaceholders: WorkloadCheck = (_ctx, w) =>
+  w.invocations.flatMap((inv) => {
+    const left = PLACEHOLDER_FLAGS.filter((flag) => {
+      const value = flagValue(inv, flag);
+      return value !== undefined && PLACEHOLDER.test(expandEnv(value, inv.env));
+    });
+    if (left.length === 0) return [];
+    return [
+      violation(
+        commandPath(w, inv),
+        `${left.map((f) => `--${f}`).join(", ")} still hold${left.length === 1 ? "s" : ""} a placeholder from the sample (META_ADDRESS, BUCKET, REGION, ACCESS_KEY or SECRET_KEY); put in the real value, or a $VARIABLE set in env`,
+      ),
+    ];
+  });
+
+const checkStrayWords: WorkloadCheck = (_ctx, w) =>
+  w.invocations.flatMap((inv) => {
+    if (inv.strayWords.length === 0) return [];
+    const kinds = [...new Set(inv.strayWords)];
+    return [
+      violation(
+        commandPath(w, inv),
+        `the br-ent command has ${kinds.join(", ")}; br-ent stops at such words (nebula-operator#231), so remove them and write every flag as --name value`,
       ),
     ];
   });
@@ -255,7 +331,7 @@ const checkMetaMatchesLabel: WorkloadCheck = (ctx, w) => {
   const byLabel = labelTarget(ctx.object, w, ctx.namespace);
   if (byLabel?.via !== "label") return [];
   return w.invocations.flatMap((inv) => {
-    const byMeta = metaTarget(inv, w, ctx.namespace);
+    const byMeta = metaTarget(inv, w, ctx);
     if (byMeta?.via !== "meta") return [];
     if (byMeta.name === byLabel.name && byMeta.namespace === byLabel.namespace) return [];
     return [
@@ -283,19 +359,20 @@ const checkSplitCommand: WorkloadCheck = (_ctx, w) =>
     ];
   });
 
-const CREDENTIAL_FLAGS = ["s3.access_key", "s3.secret_key"];
+const CREDENTIAL_FLAGS = ["s3.access_key", "s3.secret_key", "gs.credentials"];
 
 const checkPlaintextCredentials: WorkloadCheck = (_ctx, w) =>
   w.invocations.flatMap((inv) => {
     const plain = CREDENTIAL_FLAGS.filter((flag) => {
       const value = flagValue(inv, flag);
-      return value !== undefined && !value.startsWith("$");
+      // A $VARIABLE comes from env; a sample placeholder is no key (the placeholder rule says so).
+      return value !== undefined && !value.startsWith("$") && !PLACEHOLDER.test(value);
     });
     if (plain.length === 0) return [];
     return [
       violation(
         commandPath(w, inv),
-        `${plain.map((f) => `--${f}`).join(" and ")} written in plain text; read them from a Secret with env valueFrom.secretKeyRef and pass $VARIABLES instead`,
+        `${plain.map((f) => `--${f}`).join(" and ")} written in plain text; read ${plain.length === 1 ? "it" : "them"} from a Secret with env valueFrom.secretKeyRef and pass $VARIABLES instead`,
       ),
     ];
   });
@@ -372,6 +449,11 @@ interface WorkloadRuleSpec {
   readonly id: string;
   readonly description: string;
   readonly mode?: Rule["defaultMode"];
+  /**
+   * Not for Jobs the operator made: it writes their flags itself and owns their pod
+   * template, so it is neither completed nor warned about what nobody can change.
+   */
+  readonly handWrittenOnly?: boolean;
   readonly check: WorkloadCheck;
 }
 
@@ -388,8 +470,18 @@ const WORKLOAD_RULES: readonly WorkloadRuleSpec[] = [
   },
   {
     id: "storage",
-    description: "--storage is an S3 location (s3://bucket[/path])",
+    description: "--storage is an s3:// or gs:// location (bucket and optional path)",
     check: checkStorage,
+  },
+  {
+    id: "placeholders",
+    description: "No placeholder from the published samples is left in the br-ent flags",
+    check: checkPlaceholders,
+  },
+  {
+    id: "stray-words",
+    description: "The br-ent command has no lone dashes, typographic dashes or extra words",
+    check: checkStrayWords,
   },
   {
     id: "incremental-base",
@@ -410,16 +502,19 @@ const WORKLOAD_RULES: readonly WorkloadRuleSpec[] = [
     id: "plaintext-credentials",
     description: "S3 credentials come from a Secret, not plain text",
     mode: "warn",
+    handWrittenOnly: true,
     check: checkPlaintextCredentials,
   },
   {
     id: "image-pull-secret",
     description: "The br-ent pod can pull its image (imagePullSecrets added)",
+    handWrittenOnly: true,
     check: injectPullSecret,
   },
   {
     id: "meta-address",
     description: "META_ADDRESS and --meta point at the cluster's meta pod 0",
+    handWrittenOnly: true,
     check: injectMetaAddress,
   },
 ];
@@ -438,7 +533,11 @@ function workloadFamily(shape: WorkloadShape): RuleFamily {
       id: `backup-job-${spec.id}`,
       description: spec.description,
       defaultMode: spec.mode ?? "enforce",
-      evaluate: (ctx: RuleContext) => spec.check(ctx, readWorkload(ctx.object, shape)),
+      reads: shape.judged,
+      evaluate: (ctx: RuleContext) =>
+        spec.handWrittenOnly && isOperatorMadeJob(ctx.object)
+          ? []
+          : spec.check(ctx, readWorkload(ctx.object, shape)),
     })),
   };
 }

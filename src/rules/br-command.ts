@@ -22,6 +22,11 @@ export interface BrInvocation {
   /** `full` or `incr` for backups. */
   readonly mode: string | undefined;
   readonly flags: ReadonlyMap<string, string | true>;
+  /**
+   * Words br-ent would choke on, described without their text (it may be a credential):
+   * a lone "-" or "--", a flag written with a typographic dash, a word past verb and mode.
+   */
+  readonly strayWords: readonly string[];
   /** Literal env values of the container (valueFrom ones are absent), to resolve $VARS. */
   readonly env: ReadonlyMap<string, string>;
 }
@@ -58,7 +63,16 @@ interface BrWords {
   verb: string | undefined;
   mode: string | undefined;
   flags: Map<string, string | true>;
+  strayWords: string[];
 }
+
+/** Flags that take no value: the word after them is not theirs. */
+const BOOLEAN_FLAGS = new Set(["enable-ssl", "insecure-skip-verify", "debug"]);
+
+/** Dashes that look like "-" in a document but are other characters to br-ent. */
+const TYPOGRAPHIC_DASH = /^[\u2010-\u2015\u2212\ufe58\ufe63\uff0d]/;
+
+const isFlag = (word: string): boolean => /^--?[A-Za-z]/.test(word);
 
 /** Finds the br-ent call among words and reads its verb, mode and flags. */
 function readBrWords(words: readonly string[]): BrWords | undefined {
@@ -71,9 +85,18 @@ function readBrWords(words: readonly string[]): BrWords | undefined {
   }
   const positional: string[] = [];
   const flags = new Map<string, string | true>();
+  const strayWords: string[] = [];
   for (let i = 0; i < rest.length; i++) {
     const word = rest[i] as string;
-    if (!word.startsWith("-")) {
+    if (word === "-" || word === "--") {
+      strayWords.push(`a lone "${word}"`);
+      continue;
+    }
+    if (TYPOGRAPHIC_DASH.test(word)) {
+      strayWords.push("a word that starts with a typographic dash instead of -");
+      continue;
+    }
+    if (!isFlag(word)) {
       positional.push(word);
       continue;
     }
@@ -84,14 +107,22 @@ function readBrWords(words: readonly string[]): BrWords | undefined {
       continue;
     }
     const next = rest[i + 1];
-    if (next !== undefined && !next.startsWith("-")) {
+    if (
+      next !== undefined &&
+      !BOOLEAN_FLAGS.has(name) &&
+      !next.startsWith("-") &&
+      !TYPOGRAPHIC_DASH.test(next)
+    ) {
       flags.set(name, next);
       i++;
     } else {
       flags.set(name, true);
     }
   }
-  return { verb: positional[0], mode: positional[1], flags };
+  // `backup full`, `restore full`, `cleanup`, `show`: anything past verb and mode is not read.
+  for (const _extra of positional.slice(2))
+    strayWords.push("a word that is neither a flag nor its value");
+  return { verb: positional[0], mode: positional[1], flags, strayWords };
 }
 
 function shellScriptIndex(argv: readonly string[]): number | undefined {
@@ -143,6 +174,7 @@ export function readBrInvocation(
     verb: brWords?.verb,
     mode: brWords?.mode,
     flags: brWords?.flags ?? new Map(),
+    strayWords: brWords?.strayWords ?? [],
     env: containerEnv(container),
   };
 }

@@ -1,3 +1,4 @@
+import { isDeepStrictEqual } from "node:util";
 import type { Config } from "../config/config.js";
 import {
   type Finding,
@@ -16,7 +17,7 @@ export function evaluateFamily(family: RuleFamily, ctx: RuleContext): RuleResult
   const results: RuleResult[] = [];
   for (const rule of family.rules) {
     const mode = modeOf(ctx.config, rule.id, rule.defaultMode);
-    if (mode === "off") continue;
+    if (mode === "off" || unchangedOnUpdate(rule, ctx)) continue;
     try {
       const findings = rule.evaluate(ctx);
       if (mode === "enforce" && ctx.config.failOpen.includes(rule.id)) {
@@ -55,6 +56,12 @@ function failOpen(rule: Rule, findings: readonly Finding[]): RuleResult[] {
       })),
     },
   ];
+}
+
+/** On UPDATE, a rule whose part of the object did not change has nothing new to judge. */
+function unchangedOnUpdate(rule: Rule, ctx: RuleContext): boolean {
+  if (ctx.operation !== "UPDATE" || !ctx.oldObject || !rule.reads) return false;
+  return isDeepStrictEqual(rule.reads(ctx.object), rule.reads(ctx.oldObject));
 }
 
 export function modeOf(

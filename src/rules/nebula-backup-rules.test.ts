@@ -1,7 +1,16 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { example, judge, withFields } from "../../test/support/fixtures.js";
-import { scheduleProblem } from "./nebula-backup-rules.js";
+import {
+  clusterWithUnreadableSecrets,
+  config,
+  example,
+  exampleObjects,
+  judge,
+  withFields,
+} from "../../test/support/fixtures.js";
+import type { ClusterSnapshot } from "../cluster-view/cluster-view.js";
+import { StaticClusterView } from "../cluster-view/static-view.js";
+import { nebulaCronBackupFamily } from "./nebula-backup-rules.js";
 
 const backup = example("nebulabackup.yaml");
 const cron = example("nebulacronbackup.yaml");
@@ -38,13 +47,43 @@ describe("NebulaBackup (operator 1.8+)", () => {
       "a backup with an invalid bucket",
       { "spec.config.s3.bucket": "-bad-" },
       "backup-bucket",
-      /not a valid bucket name/,
+      /spec\.config\.s3\.bucket: is not a bucket name/,
     ],
     [
-      "a backup with spec.br",
-      { "spec.br": { clusterName: "nebula" }, "spec.config": undefined },
-      "backup-schema",
-      /spec: set spec\.config/,
+      'a backup without image (its Job would run image ":")',
+      { "spec.image": undefined },
+      "backup-image",
+      /spec\.image: is required; the operator runs <image>:<version>/,
+    ],
+    [
+      "a backup without version",
+      { "spec.version": undefined },
+      "backup-image",
+      /spec\.version: is required/,
+    ],
+    [
+      "a backup whose image carries its own tag (the operator appends :version)",
+      { "spec.image": "vesoft/br-ent:v3.7.0" },
+      "backup-image",
+      /spec\.image: carries a tag or digest/,
+    ],
+    [
+      "a baseBackupName that is not a BR backup name",
+      { "spec.config.baseBackupName": "yesterday" },
+      "backup-base-backup-name",
+      /spec\.config\.baseBackupName: is not a backup name/,
+    ],
+    [
+      "a misplaced spec.concurrency (nebula-operator#456)",
+      { "spec.concurrency": 8 },
+      "backup-known-fields",
+      /spec\.concurrency: .*did you mean spec\.config\.concurrency\?/,
+    ],
+    [
+      "a misplaced spec.clusterName",
+      { "spec.clusterName": "nebula" },
+      "backup-known-fields",
+      /did you mean spec\.config\.clusterName\?/,
     ],
   ];
   for (const [what, fields, rule, message] of denied) {
@@ -56,17 +95,63 @@ describe("NebulaBackup (operator 1.8+)", () => {
   }
 });
 
+describe("NebulaBackup fields the operator accepts", () => {
+  it("accepts an image from a registry with a port", () => {
+    const verdicts = judge(
+      withFields(backup, { "spec.image": "reg.example.com:5000/vesoft/br-ent" }),
+    );
+    assert.deepEqual(verdicts.violated, []);
+  });
+
+  it("accepts an incremental backup naming its base as BR does", () => {
+    const incr = withFields(backup, { "spec.config.baseBackupName": "BACKUP_2024_02_02_09_34_46" });
+    assert.deepEqual(judge(incr).violated, []);
+  });
+
+  it("accepts the operator's GS sample shape with its real spec fields", () => {
+    const gs = withFields(backup, {
+      "spec.config.s3": undefined,
+      "spec.config.gs": {
+        location: "us-central1",
+        bucket: "nebula-test",
+        secretName: "gcp-secret",
+      },
+      "spec.resources": { limits: { cpu: "200m" } },
+      "spec.autoRemoveFinished": true,
+      "spec.cleanBackupData": true,
+    });
+    assert.deepEqual(judge(gs).violated, []);
+  });
+
+  it("reports a backup with spec.br as both an unknown field and a missing spec.config", () => {
+    const verdicts = judge(
+      withFields(backup, { "spec.br": { clusterName: "nebula" }, "spec.config": undefined }),
+    );
+    assert.deepEqual(verdicts.violated, ["backup-known-fields", "backup-schema"]);
+    assert.match(verdicts.messages.join("\n"), /spec: set spec\.config/);
+  });
+
+  it("lets spec.config objects leave secretName out when the operator has its own credentials", () => {
+    const noSecret = withFields(backup, { "spec.config.s3.secretName": undefined });
+    assert.deepEqual(judge(noSecret).violated, ["backup-secret-name"]);
+    assert.deepEqual(
+      judge(noSecret, { config: config({ operatorCredentials: true }) }).violated,
+      [],
+    );
+  });
+});
+
 describe("NebulaCronBackup", () => {
   it("accepts the nightly example", () => {
     assert.deepEqual(judge(cron).violated, []);
   });
 
   it("checks the backup template under spec.backupTemplate, with its path", () => {
-    const verdicts = judge(withFields(cron, { "spec.backupTemplate.config.s3.region": "Mars" }));
+    const verdicts = judge(withFields(cron, { "spec.backupTemplate.config.s3.region": "Mars 1" }));
     assert.deepEqual(verdicts.violated, ["backup-region"]);
     assert.match(
       verdicts.messages[0] ?? "",
-      /^\[backup-region\] spec\.backupTemplate\.config\.s3\.region: "Mars"/,
+      /^\[backup-region\] spec\.backupTemplate\.config\.s3\.region: is not a region name/,
     );
   });
 
@@ -79,27 +164,86 @@ describe("NebulaCronBackup", () => {
     ]);
   });
 
-  it("checks changes on UPDATE too", () => {
-    const changed = withFields(cron, { "spec.schedule": "every night" });
-    assert.deepEqual(judge(changed, { operation: "UPDATE", oldObject: cron }).violated, [
-      "backup-schedule",
-    ]);
+  it("checks the template's image and fields like a NebulaBackup's", () => {
+    const verdicts = judge(
+      withFields(cron, {
+        "spec.backupTemplate.version": undefined,
+        "spec.backupTemplate.concurrency": 3,
+      }),
+    );
+    assert.deepEqual(verdicts.violated, ["backup-known-fields", "backup-image"]);
+    assert.match(
+      verdicts.messages.join("\n"),
+      /did you mean spec\.backupTemplate\.config\.concurrency\?/,
+    );
   });
 
-  const schedules: [string, string | undefined][] = [
-    ["0 3 * * *", undefined],
-    ["*/15 1-5 * * MON-FRI", undefined],
-    ["@daily", undefined],
-    ["TZ=Asia/Shanghai 0 2 * * *", undefined],
-    ["61 * * * *", "not a valid cron schedule"],
-    ["0 0 3 * * *", "has 6 fields"],
-    ["", "is required"],
+  const reservations: [string, boolean][] = [
+    ["72h", true],
+    ["30m", true],
+    ["1h30m", true],
+    ["7d", false],
+    ["one week", false],
+    ["0s", false],
+    ["-1h", false],
   ];
-  for (const [schedule, problem] of schedules) {
-    it(`${problem ? "rejects" : "accepts"} the schedule ${JSON.stringify(schedule)}`, () => {
-      const found = scheduleProblem(schedule);
-      if (problem) assert.match(found ?? "", new RegExp(problem));
-      else assert.equal(found, undefined);
+  for (const [value, ok] of reservations) {
+    it(`${ok ? "accepts" : "rejects"} maxReservedTime ${value}`, () => {
+      const verdicts = judge(withFields(cron, { "spec.maxReservedTime": value }));
+      assert.deepEqual(verdicts.violated, ok ? [] : ["backup-max-reserved-time"]);
+      if (!ok) assert.doesNotMatch(verdicts.messages.join(), new RegExp(value));
     });
   }
+
+  it("rejects a schedule the operator's cron parser refuses, without repeating it", () => {
+    const verdicts = judge(withFields(cron, { "spec.schedule": "0 3 L * *" }));
+    assert.deepEqual(verdicts.violated, ["backup-schedule"]);
+    assert.match(verdicts.messages[0] ?? "", /day of month field: .*no L, W, # or H/);
+  });
+});
+
+describe("NebulaCronBackup updates judge only what changed", () => {
+  /** The cron backup's cluster has lost BR and its Secret is gone since it was created. */
+  const lostEverything = new StaticClusterView(
+    exampleObjects("cluster-state.yaml")
+      .filter((o) => o.kind !== "Secret")
+      .map((o) => (o.kind === "NebulaCluster" ? withFields(o, { "spec.enableBR": false }) : o)),
+  );
+  const update = (changed: typeof cron, cluster: ClusterSnapshot = lostEverything) =>
+    judge(changed, { operation: "UPDATE", oldObject: cron, cluster });
+
+  it("lets kubectl patch pause through though the cluster lost BR and the Secret is gone", () => {
+    assert.deepEqual(update(withFields(cron, { "spec.pause": true })).violated, []);
+  });
+
+  it("lets a label or annotation change through, even when Secrets cannot be read", () => {
+    const labelled = withFields(cron, { "metadata.labels": { team: "graph" } });
+    assert.deepEqual(update(labelled, clusterWithUnreadableSecrets).violated, []);
+  });
+
+  it("lets an unchanged spec through", () => {
+    assert.deepEqual(update(structuredClone(cron)).violated, []);
+  });
+
+  it("checks a changed schedule, and only the schedule", () => {
+    assert.deepEqual(update(withFields(cron, { "spec.schedule": "every night" })).violated, [
+      "backup-schedule",
+    ]);
+    assert.deepEqual(update(withFields(cron, { "spec.schedule": "@every 6h" })).violated, []);
+  });
+
+  it("checks a changed backup template against the cluster and the Secret", () => {
+    const moved = withFields(cron, { "spec.backupTemplate.config.s3.bucket": "other-bucket" });
+    assert.deepEqual(update(moved).violated, ["backup-secret-name", "backup-source-cluster"]);
+  });
+
+  it("fetches the Secret on UPDATE exactly when the template changed", () => {
+    const needed = (changed: typeof cron) =>
+      nebulaCronBackupFamily.secretsNeeded(changed, "nebula", "UPDATE", cron);
+    assert.deepEqual(needed(withFields(cron, { "spec.pause": true })), []);
+    assert.deepEqual(
+      needed(withFields(cron, { "spec.backupTemplate.config.s3.bucket": "other-bucket" })),
+      [{ namespace: "nebula", name: "aws-s3-v18" }],
+    );
+  });
 });

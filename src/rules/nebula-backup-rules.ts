@@ -1,77 +1,66 @@
-import { CronExpressionParser } from "cron-parser";
 import { field } from "../kube/objects.js";
+import { scheduleProblem } from "./cron-schedule.js";
 import { type Rule, type RuleFamily, violation } from "./rule.js";
-import { specRules, specSecrets } from "./spec-rules.js";
+import { BACKUP_FIELDS, CRON_BACKUP_FIELDS } from "./spec-fields.js";
+import {
+  knownFieldsRule,
+  maxReservedTimeRule,
+  type SpecRuleOptions,
+  specRules,
+  specSecrets,
+} from "./spec-rules.js";
 import { BACKUP_LAYOUT, CRON_BACKUP_LAYOUT } from "./storage-spec.js";
 
 const GROUP = "apps.nebula-graph.io";
+
+const BACKUP_OPTIONS: Omit<SpecRuleOptions, "layout" | "checkedOn"> = {
+  prefix: "backup",
+  checksBackupName: false,
+  checksBaseBackupName: true,
+  checksImage: true,
+  immutableSpec: false,
+};
 
 /** The operator's own backup object (1.8+): the same storage and cluster checks as restores. */
 export const nebulaBackupFamily: RuleFamily = {
   name: "NebulaBackup",
   matches: (_object, group, kind) => group === GROUP && kind === "NebulaBackup",
   operations: ["CREATE"],
-  secretsNeeded: specSecrets(BACKUP_LAYOUT),
-  rules: specRules({
-    prefix: "backup",
-    layout: BACKUP_LAYOUT,
-    checksBackupName: false,
-    immutableSpec: false,
-    checkedOn: ["CREATE"],
-  }),
+  secretsNeeded: specSecrets(BACKUP_LAYOUT, ["CREATE"]),
+  rules: [
+    knownFieldsRule("backup", BACKUP_FIELDS),
+    ...specRules({ ...BACKUP_OPTIONS, layout: BACKUP_LAYOUT, checkedOn: ["CREATE"] }),
+  ],
 };
-
-const DESCRIPTORS = new Set([
-  "@yearly",
-  "@annually",
-  "@monthly",
-  "@weekly",
-  "@daily",
-  "@midnight",
-  "@hourly",
-]);
-
-/** Kubernetes CronJob syntax: five fields or a descriptor, optionally after `TZ=`/`CRON_TZ=`. */
-export function scheduleProblem(schedule: unknown): string | undefined {
-  if (typeof schedule !== "string" || schedule.trim() === "") {
-    return 'is required; give a cron schedule such as "0 3 * * *" (off-peak: BR blocks DDL and DML while it runs)';
-  }
-  const expression = schedule.replace(/^(CRON_)?TZ=\S+\s+/, "").trim();
-  if (DESCRIPTORS.has(expression)) return undefined;
-  const fields = expression.split(/\s+/);
-  if (fields.length !== 5)
-    return `"${schedule}" has ${fields.length} fields; a cron schedule has 5 (minute hour day month weekday)`;
-  try {
-    CronExpressionParser.parse(expression);
-    return undefined;
-  } catch (error) {
-    return `"${schedule}" is not a valid cron schedule: ${(error as Error).message}`;
-  }
-}
 
 const scheduleRule: Rule = {
   id: "backup-schedule",
-  description: "The cron schedule is valid (five fields or a descriptor)",
+  description: "The schedule is one the operator's cron parser (robfig/cron ParseStandard) accepts",
   defaultMode: "enforce",
+  reads: (object) => field(object, "spec", "schedule"),
   evaluate: (ctx) => {
     const problem = scheduleProblem(field(ctx.object, "spec", "schedule"));
     return problem ? [violation("spec.schedule", problem)] : [];
   },
 };
 
-/** The scheduled form: `spec.schedule` and the backup settings under `spec.backupTemplate`. */
+/**
+ * The scheduled form: `spec.schedule` and the backup settings under `spec.backupTemplate`.
+ * Checked on UPDATE too, but each rule only when its own part changed: pausing, relabelling
+ * or rescheduling a cron backup never waits on its cluster or Secret.
+ */
 export const nebulaCronBackupFamily: RuleFamily = {
   name: "NebulaCronBackup",
   matches: (_object, group, kind) => group === GROUP && kind === "NebulaCronBackup",
   operations: ["CREATE", "UPDATE"],
-  secretsNeeded: specSecrets(CRON_BACKUP_LAYOUT),
+  secretsNeeded: specSecrets(CRON_BACKUP_LAYOUT, ["CREATE", "UPDATE"]),
   rules: [
+    knownFieldsRule("backup", CRON_BACKUP_FIELDS),
     scheduleRule,
+    maxReservedTimeRule,
     ...specRules({
-      prefix: "backup",
+      ...BACKUP_OPTIONS,
       layout: CRON_BACKUP_LAYOUT,
-      checksBackupName: false,
-      immutableSpec: false,
       checkedOn: ["CREATE", "UPDATE"],
     }),
   ],

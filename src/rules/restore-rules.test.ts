@@ -76,7 +76,7 @@ const denied: {
     base: documented,
     fields: { "spec.br.s3.secretName": "AWS_S3" },
     rule: "restore-secret-name",
-    says: '"AWS_S3" is not a valid Secret name',
+    says: "spec.br.s3.secretName: is not a valid Secret name",
   },
   {
     name: "rejects a restore whose Secret is absent",
@@ -124,11 +124,25 @@ const denied: {
     says: "spec.br.s3.region: is required",
   },
   {
-    name: "rejects a region that is not a region name",
+    name: "rejects a region with spaces",
     base: documented,
-    fields: { "spec.br.s3.region": "US-WEST-2" },
+    fields: { "spec.br.s3.region": "US West 2" },
     rule: "restore-region",
-    says: '"US-WEST-2" is not an S3 region name',
+    says: "spec.br.s3.region: is not a region name",
+  },
+  {
+    name: "rejects a URL given as region",
+    base: v18,
+    fields: { "spec.config.s3.region": "https://s3.amazonaws.com" },
+    rule: "restore-region",
+    says: "spec.config.s3.region: is not a region name",
+  },
+  {
+    name: "rejects a region longer than any store's",
+    base: v18,
+    fields: { "spec.config.s3.region": "r".repeat(65) },
+    rule: "restore-region",
+    says: "spec.config.s3.region: is not a region name",
   },
   {
     name: "rejects an empty region",
@@ -142,7 +156,7 @@ const denied: {
     base: documented,
     fields: { "spec.br.s3.region": "eu-west-1" },
     rule: "restore-region",
-    says: "spec.br.s3.endpoint: names region us-west-2 but region is eu-west-1",
+    says: "spec.br.s3.endpoint: names AWS region us-west-2 but region is eu-west-1",
   },
   {
     name: "rejects an endpoint that is not an http(s) URL",
@@ -156,7 +170,21 @@ const denied: {
     base: documented,
     fields: { "spec.br.s3.bucket": "Nebula_Backups" },
     rule: "restore-bucket",
-    says: '"Nebula_Backups" is not a valid bucket name',
+    says: "spec.br.s3.bucket: is not a bucket name",
+  },
+  {
+    name: "rejects a bucket path that starts with a slash",
+    base: v18,
+    fields: { "spec.config.s3.bucket": "/nebula-backups" },
+    rule: "restore-bucket",
+    says: "spec.config.s3.bucket: is not a bucket name",
+  },
+  {
+    name: "rejects a bucket path with an empty segment",
+    base: v18,
+    fields: { "spec.config.s3.bucket": "nebula-backups//prod" },
+    rule: "restore-bucket",
+    says: "spec.config.s3.bucket: is not a bucket name",
   },
   {
     name: "rejects a missing bucket",
@@ -205,7 +233,42 @@ const denied: {
     base: documented,
     fields: { "spec.br.concurrency": -2 },
     rule: "restore-concurrency",
-    says: "-2 is below 1",
+    says: "spec.br.concurrency: is below 1",
+  },
+  {
+    name: "rejects a misplaced spec.concurrency (nebula-operator#456) and says where it goes",
+    base: v18,
+    fields: { "spec.concurrency": 8 },
+    rule: "restore-known-fields",
+    says: "spec.concurrency: is not a field the operator reads, so it would be dropped; did you mean spec.config.concurrency?",
+  },
+  {
+    name: "suggests the spec.br place for a misplaced field of a spec.br restore",
+    base: documented,
+    fields: { "spec.backupName": "BACKUP_2023_02_12_10_04_16" },
+    rule: "restore-known-fields",
+    says: "did you mean spec.br.backupName?",
+  },
+  {
+    name: "names the right spelling of a misspelled field",
+    base: documented,
+    fields: { "spec.br.concurency": 3 },
+    rule: "restore-known-fields",
+    says: "spec.br.concurency: is not a field the operator reads, so it would be dropped; did you mean spec.br.concurrency?",
+  },
+  {
+    name: "puts a misplaced secretName under the storage in use",
+    base: v18,
+    fields: { "spec.config.secretName": "aws-s3-v18" },
+    rule: "restore-known-fields",
+    says: "did you mean spec.config.s3.secretName?",
+  },
+  {
+    name: "rejects an unknown field with no close match, without repeating an odd name",
+    base: v18,
+    fields: { [`spec.config.${"x".repeat(300)}`]: 1 },
+    rule: "restore-known-fields",
+    says: "spec.config (a field with an unusual name): is not a field the operator reads, so it would be dropped; remove it",
   },
   {
     name: "rejects a restore with neither spec.br nor spec.config",
@@ -273,6 +336,77 @@ describe("NebulaRestore denials", () => {
       verdicts.messages[0] ?? "",
       /cannot check Secret "aws-s3-secret" .*did not answer in time.*try again/,
     );
+  });
+});
+
+describe("NebulaRestore field values as the operator reads them", () => {
+  const regions = [
+    "us-west-2",
+    "default",
+    "ap-guangzhou",
+    "oss-cn-hangzhou",
+    "auto",
+    "us-central1",
+  ];
+  for (const region of regions) {
+    it(`accepts the region ${region} (a store's own name, not only AWS's)`, () => {
+      const restore = withFields(v18, {
+        "spec.config.s3.region": region,
+        "spec.config.s3.endpoint": "https://storage.example.com",
+      });
+      assert.deepEqual(judge(restore).violated, []);
+    });
+  }
+
+  it("still catches an AWS endpoint that names another region", () => {
+    const restore = withFields(v18, { "spec.config.s3.region": "default" });
+    assert.deepEqual(judge(restore).violated, ["restore-region"]);
+  });
+
+  for (const bucket of ["nebula-backups/prod", "nebula-backups/prod/daily/", "nebula.backups"]) {
+    it(`accepts the bucket with path ${bucket} (the operator builds s3://<bucket>)`, () => {
+      assert.deepEqual(judge(withFields(v18, { "spec.config.s3.bucket": bucket })).violated, []);
+    });
+  }
+
+  it("accepts a GCS bucket with an underscore", () => {
+    const gs = withFields(v18, {
+      "spec.config.s3": undefined,
+      "spec.config.gs": {
+        location: "us-central1",
+        bucket: "nebula_gcs/prod",
+        secretName: "gcp-secret",
+      },
+    });
+    assert.deepEqual(judge(gs).violated, []);
+  });
+});
+
+describe("operator-wide credentials (operatorCredentials)", () => {
+  const noSecret = withFields(v18, { "spec.config.s3.secretName": undefined });
+
+  it("without the switch, a spec.config restore needs secretName and the message names the switch", () => {
+    const verdicts = judge(noSecret);
+    assert.deepEqual(verdicts.violated, ["restore-secret-name"]);
+    assert.match(verdicts.messages[0] ?? "", /set operatorCredentials: true/);
+  });
+
+  it("with the switch, a spec.config restore may leave secretName out", () => {
+    const verdicts = judge(noSecret, { config: config({ operatorCredentials: true }) });
+    assert.deepEqual(verdicts.violated, []);
+  });
+
+  it("with the switch, a Secret that is named is still checked", () => {
+    const named = withFields(v18, { "spec.config.s3.secretName": "aws-s3" });
+    const verdicts = judge(named, { config: config({ operatorCredentials: true }) });
+    assert.deepEqual(verdicts.violated, ["restore-secret-name"]);
+  });
+
+  it("with the switch, a spec.br restore (operator 1.4-1.7 always reads the Secret) still needs it", () => {
+    const old = withFields(documented, { "spec.br.s3.secretName": undefined });
+    const verdicts = judge(old, { config: config({ operatorCredentials: true }) });
+    assert.deepEqual(verdicts.violated, ["restore-secret-name"]);
+    assert.doesNotMatch(verdicts.messages[0] ?? "", /operatorCredentials/);
   });
 });
 

@@ -46,6 +46,12 @@ export interface Rule {
   readonly id: string;
   readonly description: string;
   readonly defaultMode: RuleMode;
+  /**
+   * The part of the object this rule judges. On UPDATE a rule whose part is unchanged is not
+   * run: pausing a cron backup or labelling a restore is never blocked by a lookup.
+   * Rules without it run on every operation their family checks.
+   */
+  readonly reads?: (object: KubeObject) => unknown;
   readonly evaluate: (ctx: RuleContext) => readonly Finding[];
 }
 
@@ -56,8 +62,13 @@ export interface RuleFamily {
   readonly matches: (object: KubeObject, group: string, kind: string) => boolean;
   /** Which operations the family checks: others are allowed untouched. */
   readonly operations: readonly AdmissionOperation[];
-  /** Secrets the rules will look up, fetched before the rules run. */
-  readonly secretsNeeded: (object: KubeObject, namespace: string) => readonly SecretRef[];
+  /** Secrets the rules will look up on this operation, fetched before the rules run. */
+  readonly secretsNeeded: (
+    object: KubeObject,
+    namespace: string,
+    operation: AdmissionOperation,
+    oldObject: KubeObject | undefined,
+  ) => readonly SecretRef[];
   readonly rules: readonly Rule[];
 }
 
