@@ -57,7 +57,11 @@ const metricsText = async () =>
   (await post(webhook.port, webhook.ca, "/metrics", undefined, { method: "GET" })).text;
 
 before(async () => {
-  plane = await startClusterWithFixtures(["manifests/crds/"]);
+  // The restore under audit has the 1.4-1.7 shape (spec.br).
+  plane = await startClusterWithFixtures({
+    generation: "v1.4-1.7",
+    extraCrds: ["manifests/crds/"],
+  });
   webhook = await startWebhook(plane, [
     "--config",
     "test/e2e/fixtures/audit-config.yaml",

@@ -16,7 +16,7 @@ echo "# Starting etcd and kube-apiserver on 127.0.0.1 (the first run builds them
 bash test/e2e/control-plane.sh up "$dir" >/dev/null
 set -a; . "$dir/env"; set +a
 kc() { "$KUBECTL" --kubeconfig "$KUBECONFIG" "$@"; }
-kc apply -f test/e2e/crds/ >/dev/null
+kc apply -f test/e2e/crds/common/ -f test/e2e/crds/v1.4-1.7/ >/dev/null
 kc wait --for=condition=Established crd --all --timeout=60s >/dev/null
 kc apply -f test/e2e/fixtures/cluster.yaml >/dev/null
 

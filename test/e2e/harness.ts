@@ -142,22 +142,47 @@ export function restartApiServer(plane: ControlPlane): void {
   if (run.status !== 0) throw new Error(`restart-apiserver failed (exit ${run.status})`);
 }
 
-/** Installs our CRDs (and any extra manifests), waits until they are served, then applies `objects`. */
+/**
+ * The NebulaGraph Operator CRD generations under test/e2e/crds/. One API server serves one
+ * NebulaRestore CRD, so a suite picks one: "v1.8" (NebulaBackup, NebulaCronBackup, restores
+ * with spec.config) or "v1.4-1.7" (restores with spec.br, the documented shape).
+ */
+export type CrdGeneration = "v1.8" | "v1.4-1.7";
+
+/**
+ * Installs the NebulaCluster CRD, the CRDs of one operator generation and any extra manifests,
+ * waits until they are served, then applies `objects`.
+ */
 export function installCrds(
   plane: ControlPlane,
+  generation: CrdGeneration = "v1.8",
   extra: readonly string[] = [],
   objects?: string,
 ): void {
-  kubectlOk(plane, ["apply", "-f", "test/e2e/crds/", ...extra.flatMap((path) => ["-f", path])]);
+  kubectlOk(plane, [
+    "apply",
+    "-f",
+    "test/e2e/crds/common/",
+    "-f",
+    `test/e2e/crds/${generation}/`,
+    ...extra.flatMap((path) => ["-f", path]),
+  ]);
   kubectlOk(plane, ["wait", "--for=condition=Established", "crd", "--all", "--timeout=60s"]);
   if (objects) kubectlOk(plane, ["apply", "-f", objects]);
 }
 
+export interface FixtureOptions {
+  /** The operator generation whose CRDs are installed; "v1.8" unless said. */
+  readonly generation?: CrdGeneration;
+  /** More CRD manifests to install (files or directories). */
+  readonly extraCrds?: readonly string[];
+}
+
 /** A control plane with the CRDs and the e2e fixtures (namespace nebula, its clusters and Secrets). */
 export async function startClusterWithFixtures(
-  extraCrds: readonly string[] = [],
+  options: FixtureOptions = {},
 ): Promise<ControlPlane> {
   const plane = await startControlPlane();
-  installCrds(plane, extraCrds, "test/e2e/fixtures/cluster.yaml");
+  installCrds(plane, options.generation, options.extraCrds, "test/e2e/fixtures/cluster.yaml");
   return plane;
 }

@@ -25,7 +25,8 @@ const SELF_MANAGED = [
 ];
 
 before(async () => {
-  plane = await startClusterWithFixtures();
+  // The restores here have the 1.4-1.7 shape (spec.br).
+  plane = await startClusterWithFixtures({ generation: "v1.4-1.7" });
   kubectlOk(plane, ["create", "namespace", "nebula-br-webhook"]);
 });
 
