@@ -37,6 +37,8 @@ export type Plan =
       readonly object: KubeObject;
       /** Secrets to read first: when empty, judging needs no I/O at all. */
       readonly secrets: readonly SecretRef[];
+      /** NebulaBackups to read first (operator Jobs aimed at another namespace). */
+      readonly nebulaBackups: readonly SecretRef[];
     };
 
 /**
@@ -70,7 +72,11 @@ export function planAdmission(
           request.oldObject,
         )
       : [];
-  return { kind: "judge", family, object: request.object, secrets };
+  const nebulaBackups =
+    stage === "validate"
+      ? (family.nebulaBackupsNeeded?.(request.object, request.namespace, config) ?? [])
+      : [];
+  return { kind: "judge", family, object: request.object, secrets, nebulaBackups };
 }
 
 /** The second half: read the cluster snapshot, run the rules, combine their verdicts. */
@@ -81,7 +87,7 @@ export async function judge(
   deps: AdmissionDeps,
   signal: AbortSignal,
 ): Promise<Admission> {
-  const cluster = await deps.view.snapshot(plan.secrets, signal);
+  const cluster = await deps.view.snapshot(plan.secrets, signal, plan.nebulaBackups);
   const results = evaluateFamily(plan.family, {
     object: plan.object,
     oldObject: request.oldObject,

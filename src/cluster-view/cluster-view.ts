@@ -10,6 +10,16 @@ export interface NebulaClusterFacts {
   readonly metadPort: number | undefined;
 }
 
+/** What the rules need to know about a NebulaBackup: the Job that claims it as owner must match it. */
+export interface NebulaBackupFacts {
+  readonly namespace: string;
+  readonly name: string;
+  readonly uid: string;
+  readonly clusterName: string;
+  /** `spec.config.clusterNamespace`, else the backup's own namespace. */
+  readonly clusterNamespace: string;
+}
+
 /** What the rules may know about a Secret: its key names, never its values. */
 export interface SecretFacts {
   readonly namespace: string;
@@ -30,6 +40,8 @@ export type Lookup<T> =
 export interface ClusterSnapshot {
   nebulaCluster(namespace: string, name: string): Lookup<NebulaClusterFacts>;
   secret(namespace: string, name: string): Lookup<SecretFacts>;
+  /** Only what was asked for in `snapshot` (rare: operator Jobs aimed at another namespace). */
+  nebulaBackup(namespace: string, name: string): Lookup<NebulaBackupFacts>;
 }
 
 /**
@@ -39,7 +51,11 @@ export interface ClusterSnapshot {
 export interface ClusterView {
   /** Ready to answer: the informer cache (if any) has synced. */
   isSynced(): boolean;
-  snapshot(secrets: readonly SecretRef[], signal: AbortSignal): Promise<ClusterSnapshot>;
+  snapshot(
+    secrets: readonly SecretRef[],
+    signal: AbortSignal,
+    nebulaBackups?: readonly SecretRef[],
+  ): Promise<ClusterSnapshot>;
   /** Every NebulaCluster known (for audits and metrics). */
   nebulaClusters(): readonly NebulaClusterFacts[];
   stop(): Promise<void>;

@@ -22,11 +22,12 @@ import {
   clusterKey,
   found,
   type Lookup,
+  type NebulaBackupFacts,
   type NebulaClusterFacts,
   type SecretFacts,
   unavailable,
 } from "./cluster-view.js";
-import { nebulaClusterFacts, secretFacts } from "./nebula-cluster.js";
+import { nebulaBackupFacts, nebulaClusterFacts, secretFacts } from "./nebula-cluster.js";
 
 const GROUP = "apps.nebula-graph.io";
 const VERSION = "v1alpha1";
@@ -50,6 +51,7 @@ export interface LiveViewOptions {
 export class LiveClusterView implements ClusterView {
   private readonly informer: Informer<KubernetesObject> & ObjectCache<KubernetesObject>;
   private readonly core: CoreV1Api;
+  private readonly custom: CustomObjectsApi;
   private synced = false;
   /** Set by the informer's list function when a list succeeded. */
   private listed = false;
@@ -59,6 +61,7 @@ export class LiveClusterView implements ClusterView {
 
   constructor(private readonly options: LiveViewOptions) {
     const custom = options.kubeConfig.makeApiClient(CustomObjectsApi);
+    this.custom = custom;
     this.core = options.kubeConfig.makeApiClient(CoreV1Api);
     const list = async () => {
       options.onApiCall?.("list", PLURAL);
@@ -124,13 +127,21 @@ export class LiveClusterView implements ClusterView {
       .filter((facts): facts is NebulaClusterFacts => facts !== undefined);
   }
 
-  async snapshot(secrets: readonly SecretRef[], signal: AbortSignal): Promise<ClusterSnapshot> {
+  async snapshot(
+    secrets: readonly SecretRef[],
+    signal: AbortSignal,
+    nebulaBackups: readonly SecretRef[] = [],
+  ): Promise<ClusterSnapshot> {
     const fetched = new Map<string, Lookup<SecretFacts>>();
-    await Promise.all(
-      secrets.map(async (ref) => {
+    const backups = new Map<string, Lookup<NebulaBackupFacts>>();
+    await Promise.all([
+      ...secrets.map(async (ref) => {
         fetched.set(clusterKey(ref.namespace, ref.name), await this.fetchSecret(ref, signal));
       }),
-    );
+      ...nebulaBackups.map(async (ref) => {
+        backups.set(clusterKey(ref.namespace, ref.name), await this.fetchBackup(ref, signal));
+      }),
+    ]);
     const synced = this.synced;
     const reason = this.lastError ?? "the cluster view has not synced with the API server yet";
     return {
@@ -142,28 +153,60 @@ export class LiveClusterView implements ClusterView {
       },
       secret: (namespace, name) =>
         fetched.get(clusterKey(namespace, name)) ?? unavailable("Secret was not fetched"),
+      nebulaBackup: (namespace, name) =>
+        backups.get(clusterKey(namespace, name)) ?? unavailable("NebulaBackup was not fetched"),
     };
   }
 
-  private async fetchSecret(ref: SecretRef, signal: AbortSignal): Promise<Lookup<SecretFacts>> {
-    this.options.onApiCall?.("get", "secrets");
+  /** GETs one NebulaBackup (the owner an operator Job names), within the Secret time-out. */
+  private async fetchBackup(
+    ref: SecretRef,
+    signal: AbortSignal,
+  ): Promise<Lookup<NebulaBackupFacts>> {
+    this.options.onApiCall?.("get", "nebulabackups");
+    const request = this.custom.getNamespacedCustomObject({
+      group: GROUP,
+      version: VERSION,
+      namespace: ref.namespace,
+      plural: "nebulabackups",
+      name: ref.name,
+    });
+    return this.withTimeout("the NebulaBackup", request, signal, (object) => {
+      const facts = nebulaBackupFacts(object as KubeObject);
+      return facts ? found(facts) : absent;
+    });
+  }
+
+  /** Races an API call against the request's signal and the Secret time-out; 404 is `absent`. */
+  private async withTimeout<T, R>(
+    what: string,
+    request: Promise<T>,
+    signal: AbortSignal,
+    toLookup: (value: T) => Lookup<R>,
+  ): Promise<Lookup<R>> {
     const timeout = AbortSignal.any([signal, AbortSignal.timeout(this.options.secretTimeoutMs)]);
-    const request = this.core.readNamespacedSecret({ name: ref.name, namespace: ref.namespace });
     const aborted = new Promise<never>((_, reject) => {
       const onAbort = () => reject(new Error("the API server did not answer in time"));
       if (timeout.aborted) onAbort();
       else timeout.addEventListener("abort", onAbort, { once: true });
     });
     try {
-      const secret = await Promise.race([request, aborted]);
-      const facts = secretFacts(secret as KubeObject);
-      return facts ? found(facts) : absent;
+      return toLookup(await Promise.race([request, aborted]));
     } catch (error) {
       if (statusCode(error) === 404) return absent;
-      return unavailable(`reading the Secret failed: ${describeApiError(error)}`);
+      return unavailable(`reading ${what} failed: ${describeApiError(error)}`);
     } finally {
       request.catch(() => {}); // a late failure after a time-out is expected, not unhandled
     }
+  }
+
+  private async fetchSecret(ref: SecretRef, signal: AbortSignal): Promise<Lookup<SecretFacts>> {
+    this.options.onApiCall?.("get", "secrets");
+    const request = this.core.readNamespacedSecret({ name: ref.name, namespace: ref.namespace });
+    return this.withTimeout("the Secret", request, signal, (secret) => {
+      const facts = secretFacts(secret as KubeObject);
+      return facts ? found(facts) : absent;
+    });
   }
 
   async stop(): Promise<void> {

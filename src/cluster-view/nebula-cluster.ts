@@ -1,5 +1,5 @@
 import { field, isObject, type KubeObject, stringField } from "../kube/objects.js";
-import type { NebulaClusterFacts, SecretFacts } from "./cluster-view.js";
+import type { NebulaBackupFacts, NebulaClusterFacts, SecretFacts } from "./cluster-view.js";
 
 /** Reduces a NebulaCluster object to the facts rules read; drops everything else early. */
 export function nebulaClusterFacts(object: KubeObject): NebulaClusterFacts | undefined {
@@ -17,6 +17,22 @@ export function nebulaClusterFacts(object: KubeObject): NebulaClusterFacts | und
       ? pullSecrets.map((ref) => stringField(ref, "name")).filter((n): n is string => !!n)
       : [],
     metadPort: parsedPort,
+  };
+}
+
+/** Reduces a NebulaBackup to the cluster it backs up and its uid. */
+export function nebulaBackupFacts(object: KubeObject): NebulaBackupFacts | undefined {
+  const name = object.metadata?.name;
+  const uid = stringField(object, "metadata", "uid");
+  const clusterName = stringField(object, "spec", "config", "clusterName");
+  if (!name || !uid || !clusterName) return undefined;
+  const namespace = object.metadata?.namespace ?? "default";
+  return {
+    namespace,
+    name,
+    uid,
+    clusterName,
+    clusterNamespace: stringField(object, "spec", "config", "clusterNamespace") || namespace,
   };
 }
 

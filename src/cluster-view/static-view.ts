@@ -6,21 +6,26 @@ import {
   type ClusterView,
   clusterKey,
   found,
+  type NebulaBackupFacts,
   type NebulaClusterFacts,
   type SecretFacts,
 } from "./cluster-view.js";
-import { nebulaClusterFacts, secretFacts } from "./nebula-cluster.js";
+import { nebulaBackupFacts, nebulaClusterFacts, secretFacts } from "./nebula-cluster.js";
 
 /** A cluster view from a fixed set of objects: the embedded default, `check`, and tests. */
 export class StaticClusterView implements ClusterView, ClusterSnapshot {
   private readonly clusters = new Map<string, NebulaClusterFacts>();
   private readonly secrets = new Map<string, SecretFacts>();
+  private readonly backups = new Map<string, NebulaBackupFacts>();
 
   constructor(objects: readonly KubeObject[]) {
     for (const object of objects) {
       if (object.kind === "NebulaCluster") {
         const facts = nebulaClusterFacts(object);
         if (facts) this.clusters.set(clusterKey(facts.namespace, facts.name), facts);
+      } else if (object.kind === "NebulaBackup") {
+        const facts = nebulaBackupFacts(object);
+        if (facts) this.backups.set(clusterKey(facts.namespace, facts.name), facts);
       } else if (object.kind === "Secret") {
         const facts = secretFacts(object);
         if (facts) this.secrets.set(clusterKey(facts.namespace, facts.name), facts);
@@ -51,6 +56,11 @@ export class StaticClusterView implements ClusterView, ClusterSnapshot {
 
   secret(namespace: string, name: string) {
     const facts = this.secrets.get(clusterKey(namespace, name));
+    return facts ? found(facts) : absent;
+  }
+
+  nebulaBackup(namespace: string, name: string) {
+    const facts = this.backups.get(clusterKey(namespace, name));
     return facts ? found(facts) : absent;
   }
 

@@ -10,6 +10,7 @@ describe("configuration", () => {
       clusterDomain: "cluster.local",
       defaultConcurrency: 5,
       operatorCredentials: false,
+      crossNamespace: [],
       exemptNamespaces: ["kube-system"],
       failOpen: [],
       rules: {},

@@ -12,6 +12,8 @@ export interface Config {
   /** The operator has storage credentials of its own: `secretName` is optional on spec.config objects. */
   readonly operatorCredentials: boolean;
   readonly exemptNamespaces: readonly string[];
+  /** Namespace pairs where a hand-written BR workload may act on another namespace's cluster. */
+  readonly crossNamespace: readonly { readonly from: string; readonly to: string }[];
   readonly rules: Readonly<Record<string, RuleMode>>;
   readonly failOpen: readonly string[];
 }

@@ -1,5 +1,5 @@
 import type { KubeObject } from "../kube/objects.js";
-import { backupCronJobFamily, backupJobFamily } from "./backup-job-rules.js";
+import { WORKLOAD_FAMILIES } from "./br-workload-rules.js";
 import { nebulaBackupFamily, nebulaCronBackupFamily } from "./nebula-backup-rules.js";
 import { restoreFamily } from "./restore-rules.js";
 import type { RuleFamily } from "./rule.js";
@@ -7,10 +7,9 @@ import type { RuleFamily } from "./rule.js";
 /** Every rule family, in the order their kinds are tried. */
 export const FAMILIES: readonly RuleFamily[] = [
   restoreFamily,
-  backupJobFamily,
-  backupCronJobFamily,
   nebulaBackupFamily,
   nebulaCronBackupFamily,
+  ...WORKLOAD_FAMILIES,
 ];
 
 /** The family that guards this object, or undefined: then it is allowed untouched. */

@@ -69,6 +69,12 @@ export interface RuleFamily {
     operation: AdmissionOperation,
     oldObject: KubeObject | undefined,
   ) => readonly SecretRef[];
+  /** NebulaBackups the rules will look up (an operator Job's owner), fetched like Secrets. */
+  readonly nebulaBackupsNeeded?: (
+    object: KubeObject,
+    namespace: string,
+    config: Config,
+  ) => readonly SecretRef[];
   readonly rules: readonly Rule[];
 }
 

@@ -33,6 +33,7 @@ export const exampleCluster = new StaticClusterView(exampleObjects("cluster-stat
 export const clusterWithUnreadableSecrets: ClusterSnapshot = {
   nebulaCluster: (namespace, name) => exampleCluster.nebulaCluster(namespace, name),
   secret: () => ({ state: "unavailable", reason: "the API server did not answer in time" }),
+  nebulaBackup: () => ({ state: "unavailable", reason: "the API server did not answer in time" }),
 };
 
 export function config(overrides: Record<string, unknown> = {}): Config {

@@ -43,13 +43,13 @@ describe("which Jobs are guarded", () => {
     });
     assert.equal(familyFor(job, "batch", "Job"), undefined);
   });
-  it("leaves a br-ent restore command alone (only backups are guarded)", () => {
+  it("guards a br-ent restore as well as a backup", () => {
     const job = withFields(labelled, {
       "spec.template.spec.containers": [
         { name: "r", image: "busybox", command: ["sh", "-c", "br-ent restore full"] },
       ],
     });
-    assert.equal(familyFor(job, "batch", "Job"), undefined);
+    assert.ok(familyFor(job, "batch", "Job"));
   });
 });
 
@@ -163,7 +163,14 @@ describe("br-ent backup Jobs", () => {
   });
 });
 
-const denied: { name: string; job: ReturnType<typeof jobRunning>; rule: string; says: string }[] = [
+const denied: {
+  name: string;
+  job: ReturnType<typeof jobRunning>;
+  rule: string;
+  says: string;
+  /** Other rules the same mistake breaks, when it breaks more than one. */
+  alsoBreaks?: string[];
+}[] = [
   {
     name: "rejects a Job for a cluster without enableBR: true",
     job: jobRunning(FULL, { "app.kubernetes.io/cluster": "nebula-nobr" }),
@@ -207,6 +214,7 @@ const denied: { name: string; job: ReturnType<typeof jobRunning>; rule: string; 
     ),
     rule: "backup-job-placeholders",
     says: "--meta still holds a placeholder from the sample",
+    alsoBreaks: ["backup-job-target-cluster"],
   },
   {
     name: "rejects s3://BUCKET and REGION left from the sample",
@@ -265,6 +273,7 @@ const denied: { name: string; job: ReturnType<typeof jobRunning>; rule: string; 
     ),
     rule: "backup-job-meta-matches-label",
     says: '--meta names cluster "other"',
+    alsoBreaks: ["backup-job-target-cluster"],
   },
 ];
 
@@ -272,7 +281,11 @@ describe("br-ent backup Job denials", () => {
   for (const row of denied) {
     it(row.name, () => {
       const verdicts = judge(row.job);
-      assert.deepEqual(verdicts.violated, [row.rule], verdicts.messages.join("\n"));
+      assert.deepEqual(
+        [...verdicts.violated].sort(),
+        [row.rule, ...(row.alsoBreaks ?? [])].sort(),
+        verdicts.messages.join("\n"),
+      );
       assert.ok(
         verdicts.messages.some((m) => m.includes(row.says)),
         verdicts.messages.join("\n"),

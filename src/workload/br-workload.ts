@@ -1,0 +1,43 @@
+import { field, type KubeObject } from "../kube/objects.js";
+import { type ContainerList, type ContainerReading, readContainer } from "./br-invocations.js";
+import type { WorkloadKind } from "./workload-kinds.js";
+
+/** Every container of a pod spec runs: init containers first, then the rest. */
+const CONTAINER_LISTS: readonly ContainerList[] = [
+  "initContainers",
+  "containers",
+  "ephemeralContainers",
+];
+
+/** A workload reduced to what rules need: its kind's paths and what BR its containers run. */
+export interface BrWorkload {
+  readonly kind: WorkloadKind;
+  /** `spec.template.spec`, for messages. */
+  readonly podPath: string;
+  /** Containers that run BR or mention it (others are left out). */
+  readonly containers: readonly ContainerReading[];
+}
+
+const readings = new WeakMap<KubeObject, BrWorkload>();
+
+/** Reads a workload once per object (every rule asks); total, never throws. */
+export function readBrWorkload(object: KubeObject, kind: WorkloadKind): BrWorkload {
+  const cached = readings.get(object);
+  if (cached?.kind === kind) return cached;
+  const podSpec = field(object, ...kind.podSpecPath);
+  const containers: ContainerReading[] = [];
+  for (const list of CONTAINER_LISTS) {
+    const items = field(podSpec, list);
+    if (!Array.isArray(items)) continue;
+    items.forEach((container, index) => {
+      const reading = readContainer(container, list, index);
+      if (reading.mentionsBr) containers.push(reading);
+    });
+  }
+  const workload = { kind, podPath: kind.podSpecPath.join("."), containers };
+  readings.set(object, workload);
+  return workload;
+}
+
+/** The workload runs, or may run, BR: the webhook guards it. */
+export const guardsBr = (workload: BrWorkload): boolean => workload.containers.length > 0;
