@@ -123,6 +123,7 @@ const HARMLESS = new Set([
   "grep",
   "wc",
   "sync",
+  "tee",
   ":",
 ]);
 
