@@ -353,6 +353,89 @@ describe("flags the operator's users write that are right", () => {
   });
 });
 
+describe("completing hand-written Jobs", () => {
+  it("adds --meta after the mode in the exec form, as two argv items", () => {
+    const job = withFields(labelled, {
+      "spec.template.spec.containers.0.command": ["br-ent"],
+      "spec.template.spec.containers.0.args": ["backup", "full", "--storage", "s3://b-1"],
+    });
+    const mutated = judge(job).decision.mutated as any;
+    assert.deepEqual(mutated.spec.template.spec.containers[0].args, [
+      "backup",
+      "full",
+      "--meta",
+      `${META_HOST}:9559`,
+      "--storage",
+      "s3://b-1",
+    ]);
+  });
+
+  it("adds --meta to every call of a chained script, each right after its mode", () => {
+    const job = jobRunning(
+      "br-ent backup full --storage s3://a && br-ent backup full --storage s3://b",
+    );
+    const script = (judge(job).decision.mutated as any).spec.template.spec.containers[0].command[2];
+    assert.equal(
+      script,
+      `br-ent backup full --meta ${META_HOST}:9559 --storage s3://a && br-ent backup full --meta ${META_HOST}:9559 --storage s3://b`,
+    );
+  });
+
+  it("completes an init container that runs BR, at its own path", () => {
+    const job = withFields(labelled, {
+      "spec.template.spec.initContainers": [
+        {
+          name: "br",
+          image: "vesoft/br-ent:v3.7.0",
+          command: ["sh", "-c", "br-ent backup full --storage s3://b-1"],
+        },
+      ],
+      "spec.template.spec.containers": [{ name: "done", image: "busybox", command: ["true"] }],
+    });
+    const mutated = judge(job).decision.mutated as any;
+    assert.deepEqual(mutated.spec.template.spec.initContainers[0].env, [
+      { name: "META_ADDRESS", value: META_HOST },
+    ]);
+    assert.equal(mutated.spec.template.spec.containers[0].env, undefined);
+  });
+
+  it("does not complete a Job a controller made (a CronJob's, or a Pod's of a Job)", () => {
+    const made = withFields(labelled, {
+      "metadata.ownerReferences": [
+        { apiVersion: "batch/v1", kind: "CronJob", name: "c", uid: "u", controller: true },
+      ],
+    });
+    const verdicts = judge(made);
+    assert.deepEqual(verdicts.decision.patch, []);
+    assert.deepEqual(verdicts.decision.warnings, []);
+  });
+
+  it("warns about a key passed through a literal env value", () => {
+    const job = withFields(
+      jobRunning("br-ent backup full --storage s3://b-1 --s3.secret_key $SK"),
+      {
+        "spec.template.spec.containers.0.env": [{ name: "SK", value: "wJalrXUtnFEMI" }],
+      },
+    );
+    const verdicts = judge(job);
+    assert.deepEqual(verdicts.violated, ["backup-job-plaintext-credentials"]);
+    assert.doesNotMatch(JSON.stringify(verdicts.decision), /wJalrXUtnFEMI.*wJalrXUtnFEMI/s);
+    assert.ok(!verdicts.decision.warnings.join().includes("wJalrXUtnFEMI"));
+  });
+
+  it("does not warn about a key from a Secret (valueFrom)", () => {
+    const job = withFields(
+      jobRunning("br-ent backup full --storage s3://b-1 --s3.secret_key $SK"),
+      {
+        "spec.template.spec.containers.0.env": [
+          { name: "SK", valueFrom: { secretKeyRef: { name: "s", key: "k" } } },
+        ],
+      },
+    );
+    assert.deepEqual(judge(job).violated, []);
+  });
+});
+
 describe("--meta names a cluster only when the whole host is its meta pod's", () => {
   const metaOnly = (host: string) =>
     jobRunning(`br-ent backup full --meta ${host}:9559 --storage s3://b-1`, null);
@@ -512,6 +595,15 @@ describe("backup CronJobs", () => {
         patch.join(" "),
       );
     }
+  });
+
+  it("copies a label on the CronJob itself into its Job template, so its Jobs can pass", () => {
+    const ok = withFields(cron, { "metadata.labels": { "app.kubernetes.io/cluster": "nebula" } });
+    const mutated = judge(ok).decision.mutated as any;
+    assert.deepEqual(mutated.spec.jobTemplate.metadata.labels, {
+      "app.kubernetes.io/cluster": "nebula",
+    });
+    assert.deepEqual(judge(mutated).decision.patch, [], "idempotent");
   });
 
   it("lets an UPDATE that only suspends the CronJob through, though its cluster has no BR", () => {

@@ -277,6 +277,8 @@ const checkMetaMatchesLabel: WorkloadCheck = (ctx, w) => {
     const target = callTarget(ctx, w, call, label);
     if (!target.ok || target.via === "label") return [];
     if (target.name === label.name && target.namespace === ctx.namespace) return [];
+    if (!isDns1123Subdomain(label.name))
+      return [violation(label.path, "is not a valid NebulaCluster name")];
     return [
       violation(
         callPath(w, call),
