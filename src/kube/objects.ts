@@ -3,6 +3,7 @@ export interface ObjectMeta {
   name?: string;
   generateName?: string;
   namespace?: string;
+  uid?: string;
   labels?: Record<string, string>;
   annotations?: Record<string, string>;
 }

@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fastJsonPatch from "fast-json-patch";
-import { config, example, judge, withFields } from "../../test/support/fixtures.js";
+import { config, example, exampleObjects, judge, withFields } from "../../test/support/fixtures.js";
+import { StaticClusterView } from "../cluster-view/static-view.js";
 import { familyFor } from "./registry.js";
 
 const labelled = example("backup-job.yaml"); // the documented Job, labelled, no --meta, no pull secret
@@ -556,6 +557,57 @@ describe("Jobs the operator makes from a NebulaBackup", () => {
       "metadata.ownerReferences.0.controller": false,
     });
     assert.deepEqual(judge(job).violated, ["backup-job-plaintext-credentials"]);
+  });
+});
+
+describe("an operator Job aimed at another namespace", () => {
+  const UID = "5b0c3e6a-0000-4000-8000-000000000001";
+  const job = withFields(operatorJob("nebula", S3_FLAGS), {}) as any;
+  job.spec.template.spec.containers[0].command[2] =
+    job.spec.template.spec.containers[0].command[2].replace(
+      "nebula-metad-0.nebula-metad-headless.nebula.svc",
+      "graph-metad-0.graph-metad-headless.prod.svc",
+    );
+  const viewWith = (backup: Record<string, unknown>) =>
+    new StaticClusterView([
+      ...exampleObjects("cluster-state.yaml"),
+      {
+        apiVersion: "apps.nebula-graph.io/v1alpha1",
+        kind: "NebulaBackup",
+        metadata: { name: "nb-full", namespace: "nebula", uid: UID },
+        spec: { config: { clusterName: "graph", clusterNamespace: "prod" } },
+        ...backup,
+      },
+    ]);
+
+  it("is admitted when its owning NebulaBackup (same uid) names that cluster and namespace", () => {
+    const verdicts = judge(job, { cluster: viewWith({}) });
+    assert.deepEqual(verdicts.violated, [], verdicts.messages.join("\n"));
+  });
+
+  it("is denied when the NebulaBackup of that name has another uid (a forged reference)", () => {
+    const forged = viewWith({ metadata: { name: "nb-full", namespace: "nebula", uid: "other" } });
+    assert.deepEqual(judge(job, { cluster: forged }).violated, ["backup-job-cross-namespace"]);
+  });
+
+  it("is denied when the NebulaBackup names another cluster", () => {
+    const other = viewWith({ spec: { config: { clusterName: "nebula" } } });
+    assert.deepEqual(judge(job, { cluster: other }).violated, ["backup-job-cross-namespace"]);
+  });
+
+  it("is denied when the NebulaBackup does not exist", () => {
+    assert.deepEqual(judge(job).violated, ["backup-job-cross-namespace"]);
+  });
+
+  it("asks for exactly that NebulaBackup before the rules run, and nothing for same-namespace Jobs", () => {
+    const family = familyFor(job, "batch", "Job");
+    assert.deepEqual(family?.nebulaBackupsNeeded?.(job, "nebula", config()), [
+      { namespace: "nebula", name: "nb-full" },
+    ]);
+    assert.deepEqual(
+      family?.nebulaBackupsNeeded?.(operatorJob("nebula", S3_FLAGS), "nebula", config()),
+      [],
+    );
   });
 });
 
