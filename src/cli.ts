@@ -3,14 +3,10 @@ import { randomUUID } from "node:crypto";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { reviewFor } from "./admission/review.js";
 import { auditCommand } from "./cli/audit-command.js";
-import { checkObject, formatChecked, formatObjects } from "./cli/check.js";
+import { checkCommand } from "./cli/check.js";
 import { serveCommand } from "./cli/serve-command.js";
-import { chooseView } from "./cluster-view/choose-view.js";
-import { loadConfig } from "./config/config.js";
 import { readManifests } from "./kube/manifests.js";
-import { createLogger } from "./log.js";
 
-const EXIT_DENIED = 1;
 const EXIT_UNREADABLE = 2;
 
 function integer(value: string): number {
@@ -96,32 +92,25 @@ program
 program
   .command("check")
   .description("run the rules offline on manifests; exit 1 if anything is denied")
-  .requiredOption("-f, --filename <path...>", "manifest files or directories")
+  .requiredOption(
+    "-f, --filename <path...>",
+    "manifest files or directories; - reads standard input",
+  )
   .option("--cluster-state <file>", "cluster view (default: the embedded example state)")
+  .addOption(
+    new Option(
+      "--kubeconfig <file>",
+      "judge against a live cluster through this kubeconfig",
+    ).conflicts("clusterState"),
+  )
   .option("--config <file>", "configuration file (YAML)")
   .addOption(
     new Option("-o, --output <format>", "print the mutated objects").choices(["yaml", "json"]),
   )
+  // Usage errors exit 2 like unreadable input: 1 means "something is denied".
+  .exitOverride((error) => process.exit(error.exitCode === 0 ? 0 : EXIT_UNREADABLE))
   .action(async (opts) => {
-    const loaded = await loadConfig(opts.config);
-    if (!loaded.ok) fail(loaded.reason);
-    const manifests = await readManifests(opts.filename);
-    if (!manifests.ok) fail(manifests.reason);
-    const logger = createLogger("warn");
-    const chosen = await chooseView({ clusterState: opts.clusterState }, logger);
-    if (!chosen.ok) fail(chosen.reason);
-    const results = [];
-    for (const { source, object } of manifests.objects) {
-      results.push(await checkObject(source, object, chosen.view, loaded.config));
-    }
-    const report = formatChecked(results);
-    if (opts.output) {
-      process.stderr.write(report);
-      process.stdout.write(formatObjects(results, opts.output));
-    } else {
-      process.stdout.write(report);
-    }
-    process.exitCode = results.some((r) => r.denied) ? EXIT_DENIED : 0;
+    process.exitCode = await checkCommand(opts, fail);
   });
 
 program

@@ -1,11 +1,106 @@
-import { stringify as toYaml } from "yaml";
+import { chooseView } from "../cluster-view/choose-view.js";
 import type { ClusterView } from "../cluster-view/cluster-view.js";
-import type { Config } from "../config/config.js";
+import { LiveClusterView } from "../cluster-view/live-view.js";
+import { type Config, loadConfig } from "../config/config.js";
+import { loadKubeConfig } from "../kube/kubeconfig.js";
+import { readManifests, stringifyForKubectl } from "../kube/manifests.js";
 import { groupKind, type KubeObject, objectName } from "../kube/objects.js";
+import { createLogger } from "../log.js";
+import { EMBEDDED_CLUSTER_STATE } from "../paths.js";
 import { decide } from "../rules/decision.js";
 import { evaluateFamily } from "../rules/evaluate.js";
 import { familyFor } from "../rules/registry.js";
 import type { RuleResult } from "../rules/rule.js";
+
+export interface CheckFlags {
+  /** Files, directories, and `-` for standard input. */
+  readonly filename: readonly string[];
+  readonly clusterState?: string;
+  readonly kubeconfig?: string;
+  readonly config?: string;
+  readonly output?: "yaml" | "json";
+}
+
+/**
+ * `check`: admits manifests offline and prints the verdicts. Returns 1 when anything is
+ * denied, else 0; unreadable input goes to `fail` (exit 2) with the reason.
+ */
+export async function checkCommand(
+  flags: CheckFlags,
+  fail: (reason: string) => never,
+): Promise<number> {
+  const loaded = await loadConfig(flags.config);
+  if (!loaded.ok) fail(loaded.reason);
+  const manifests = await readManifests(flags.filename);
+  if (!manifests.ok) fail(manifests.reason);
+  const view = await checkView(flags, fail);
+  const results: CheckedObject[] = [];
+  try {
+    for (const { source, object } of manifests.objects) {
+      try {
+        results.push(await checkObject(source, object, view, loaded.config));
+      } catch (error) {
+        fail(
+          `${source}: cannot judge ${object.kind} ${objectName(object)}: ${(error as Error).message}`,
+        );
+      }
+    }
+  } finally {
+    await view.stop();
+  }
+  const report = formatChecked(results);
+  if (flags.output) {
+    process.stderr.write(report);
+    process.stdout.write(formatObjects(results, flags.output));
+  } else {
+    process.stdout.write(report);
+  }
+  return results.some((r) => r.denied) ? 1 : 0;
+}
+
+/**
+ * The cluster the verdicts are about: `--cluster-state`, a live cluster through
+ * `--kubeconfig`, or else the embedded example state, with a warning that says so.
+ */
+async function checkView(flags: CheckFlags, fail: (reason: string) => never): Promise<ClusterView> {
+  if (flags.kubeconfig !== undefined) {
+    const kube = loadKubeConfig(flags.kubeconfig);
+    if (!kube.ok) fail(kube.reason);
+    let view: LiveClusterView;
+    try {
+      view = new LiveClusterView({
+        kubeConfig: kube.kubeConfig,
+        logger: createLogger("silent"),
+        secretTimeoutMs: 10_000,
+      });
+    } catch (error) {
+      fail(`cannot use ${flags.kubeconfig}: ${(error as Error).message}`);
+    }
+    try {
+      await withTimeout(view.start(), 30_000, "reading NebulaClusters timed out");
+    } catch (error) {
+      await view.stop();
+      fail(`cannot read NebulaClusters through ${flags.kubeconfig}: ${(error as Error).message}`);
+    }
+    return view;
+  }
+  if (flags.clusterState === undefined) {
+    process.stderr.write(
+      `nebula-br-webhook: warning: the verdicts use the example cluster state (${EMBEDDED_CLUSTER_STATE}), not your cluster; give --cluster-state FILE (your NebulaClusters and Secrets) or --kubeconfig FILE\n`,
+    );
+  }
+  const chosen = await chooseView({ clusterState: flags.clusterState }, createLogger("warn"));
+  if (!chosen.ok) fail(chosen.reason);
+  return chosen.view;
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(message)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
 
 /** One object's offline verdicts, as `check` prints them. */
 export interface CheckedObject {
@@ -101,5 +196,5 @@ export function formatObjects(results: readonly CheckedObject[], output: "yaml" 
   const objects = results.map((r) => r.mutated);
   if (output === "json")
     return `${JSON.stringify(objects.length === 1 ? objects[0] : { apiVersion: "v1", kind: "List", items: objects }, null, 2)}\n`;
-  return objects.map((o) => toYaml(o)).join("---\n");
+  return objects.map((o) => stringifyForKubectl(o)).join("---\n");
 }
