@@ -76,6 +76,12 @@ program
     60,
   )
   .option(
+    "--audit-lease-duration <seconds>",
+    "replicas elect one auditor with the Lease <service-name>-audit in --service-namespace; 0: no Lease (one replica only)",
+    integer,
+    15,
+  )
+  .option(
     "--shutdown-grace <seconds>",
     "how long in-flight requests may take after SIGTERM",
     integer,

@@ -1,8 +1,13 @@
+import { randomBytes } from "node:crypto";
+import { hostname } from "node:os";
 import type { KubeConfig } from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import type { ClusterView } from "../cluster-view/cluster-view.js";
 import type { Config } from "../config/config.js";
+import { kubeLeaseStore } from "../kube/lease-store.js";
 import type { Metrics } from "../metrics.js";
+import { registerAuditLeaderGauge } from "./audit-metrics.js";
+import { LeaderElection, timingsFor } from "./leader-election.js";
 import { buildReports } from "./policy-report.js";
 import { PolicyReportWriter } from "./report-writer.js";
 import { runAudit } from "./run-audit.js";
@@ -14,15 +19,25 @@ export interface BackgroundAuditOptions {
   readonly logger: Logger;
   readonly metrics: Metrics;
   readonly intervalMs: number;
+  /**
+   * With several replicas, only the holder of this Lease audits and writes reports. Without
+   * it, this process always does (one replica only).
+   */
+  readonly lease?: {
+    readonly namespace: string;
+    readonly name: string;
+    readonly durationSeconds: number;
+  };
 }
 
 /**
  * Audits the whole cluster every interval and soon after a change (debounced), writing one
  * PolicyReport per namespace. Runs never overlap; a failed run is logged and retried on the
- * next tick.
+ * next tick. With a Lease, every replica keeps its timer but only the leader runs.
  */
 export class BackgroundAudit {
   private readonly writer: PolicyReportWriter;
+  private readonly election: LeaderElection | undefined;
   private timer: NodeJS.Timeout | undefined;
   private debounce: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
@@ -30,18 +45,35 @@ export class BackgroundAudit {
   private stopped = false;
 
   constructor(private readonly options: BackgroundAuditOptions) {
-    const { metrics } = options;
-    this.writer = new PolicyReportWriter(
-      options.kubeConfig,
-      (verb, resource) => metrics.apiCalls.inc({ verb, resource }),
-      (operation) => metrics.reportsWritten.inc({ operation }),
-    );
+    const { metrics, lease } = options;
+    const onApiCall = (verb: string, resource: string) => metrics.apiCalls.inc({ verb, resource });
+    if (lease && lease.durationSeconds > 0) {
+      this.election = new LeaderElection({
+        store: kubeLeaseStore(options.kubeConfig, lease.namespace, lease.name, onApiCall),
+        identity: `${process.env.POD_NAME || hostname()}_${randomBytes(4).toString("hex")}`,
+        ...timingsFor(lease.durationSeconds),
+        logger: options.logger,
+        onStartedLeading: () => this.trigger(0),
+      });
+    }
+    registerAuditLeaderGauge(metrics.registry, () => this.isLeader());
+    this.writer = new PolicyReportWriter(options.kubeConfig, {
+      onApiCall,
+      onWrite: (operation) => metrics.reportsWritten.inc({ operation }),
+      mayWrite: () => this.isLeader(),
+    });
   }
 
   start(): void {
     this.timer = setInterval(() => this.trigger(0), this.options.intervalMs);
     this.timer.unref();
+    this.election?.start();
     this.trigger(1000);
+  }
+
+  /** Whether this replica audits: it holds the Lease, or runs without one. */
+  isLeader(): boolean {
+    return this.election ? this.election.isLeader() : true;
   }
 
   /** Asks for a run soon; many asks within the delay make one run. */
@@ -69,7 +101,7 @@ export class BackgroundAudit {
 
   private async audit(): Promise<void> {
     const { view, config, logger, metrics } = this.options;
-    if (!view.isSynced()) return;
+    if (!view.isSynced() || !this.isLeader()) return;
     const started = Date.now();
     const run = await runAudit(this.options.kubeConfig, view, config, undefined, (verb, resource) =>
       metrics.apiCalls.inc({ verb, resource }),
@@ -105,5 +137,7 @@ export class BackgroundAudit {
     clearInterval(this.timer);
     clearTimeout(this.debounce);
     await this.running;
+    // After the last write: hand the Lease over so another replica takes over at once.
+    await this.election?.stop({ release: true });
   }
 }

@@ -77,12 +77,24 @@ export function buildReports(entries: readonly AuditEntry[], now: Date): Map<str
   return reports;
 }
 
-/** Whether two reports say the same, timestamps aside: unchanged reports are not rewritten. */
-export function sameResults(
-  a: Pick<PolicyReport, "results">,
-  b: Pick<PolicyReport, "results">,
+/**
+ * Whether two reports say the same, whatever the key order (the API server returns keys in
+ * its own order) and ignoring what is not content: result timestamps and the metadata the
+ * server sets. Unchanged reports are not rewritten.
+ */
+export function sameContent(
+  a: Pick<PolicyReport, "summary" | "results">,
+  b: Pick<PolicyReport, "summary" | "results">,
 ): boolean {
-  const strip = (report: Pick<PolicyReport, "results">) =>
-    (report.results ?? []).map(({ timestamp: _t, ...rest }) => rest);
-  return isDeepStrictEqual(strip(a), strip(b));
+  return isDeepStrictEqual(content(a), content(b));
+}
+
+/** The part of a report we own, as plain JSON (undefined fields dropped, as on the wire). */
+function content(report: Pick<PolicyReport, "summary" | "results">): unknown {
+  return JSON.parse(
+    JSON.stringify({
+      summary: report.summary ?? {},
+      results: (report.results ?? []).map(({ timestamp: _t, ...rest }) => rest),
+    }),
+  );
 }

@@ -2,13 +2,16 @@ import type { KubeConfig } from "@kubernetes/client-node";
 import type { ClusterView } from "../cluster-view/cluster-view.js";
 import type { Config } from "../config/config.js";
 import { type AuditEntry, auditObject, guarded, secretsFor } from "./audit.js";
-import { listGuardable } from "./inventory.js";
+import { forEachGuardablePage } from "./inventory.js";
 
 export type AuditRun =
   | { ok: true; entries: AuditEntry[]; objects: number; missingKinds: string[] }
   | { ok: false; reason: string };
 
-/** Lists what the rules guard, reads the Secrets they name once, and judges every object. */
+/**
+ * Lists what the rules guard a page at a time, reads the Secrets each page names once, and
+ * judges every object: only the verdicts outlive a page, not the objects.
+ */
 export async function runAudit(
   kubeConfig: KubeConfig,
   view: ClusterView,
@@ -16,10 +19,20 @@ export async function runAudit(
   namespace: string | undefined,
   onApiCall?: (verb: string, resource: string) => void,
 ): Promise<AuditRun> {
-  const inventory = await listGuardable(kubeConfig, namespace, onApiCall);
-  if (!inventory.ok) return inventory;
-  const objects = guarded(inventory.objects, config);
-  const cluster = await view.snapshot(secretsFor(objects), AbortSignal.timeout(30_000));
-  const entries = objects.flatMap((item) => auditObject(item, cluster, config));
-  return { ok: true, entries, objects: objects.length, missingKinds: inventory.missingKinds };
+  const entries: AuditEntry[] = [];
+  let objects = 0;
+  const listed = await forEachGuardablePage(
+    kubeConfig,
+    namespace,
+    async (page) => {
+      const items = guarded(page, config);
+      if (items.length === 0) return;
+      objects += items.length;
+      const cluster = await view.snapshot(secretsFor(items), AbortSignal.timeout(30_000));
+      for (const item of items) entries.push(...auditObject(item, cluster, config));
+    },
+    { onApiCall },
+  );
+  if (!listed.ok) return listed;
+  return { ok: true, entries, objects, missingKinds: listed.missingKinds };
 }

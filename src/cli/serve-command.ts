@@ -23,6 +23,7 @@ export interface ServeFlags {
   readonly maxBodyBytes: number;
   readonly secretTimeoutMs: number;
   readonly auditInterval: number;
+  readonly auditLeaseDuration: number;
   readonly shutdownGrace: number;
   readonly shutdownDelay: number;
   readonly logLevel: string;
@@ -84,6 +85,11 @@ export async function serveCommand(
       logger,
       metrics,
       intervalMs: flags.auditInterval * 1000,
+      lease: {
+        namespace: flags.serviceNamespace,
+        name: `${flags.serviceName}-audit`,
+        durationSeconds: flags.auditLeaseDuration,
+      },
     });
     audit.start();
   }

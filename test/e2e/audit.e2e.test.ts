@@ -62,6 +62,8 @@ before(async () => {
     generation: "v1.4-1.7",
     extraCrds: ["manifests/crds/"],
   });
+  // The audit Lease lives in the webhook's namespace (--service-namespace).
+  kubectlOk(plane, ["create", "namespace", "nebula-br-webhook"]);
   webhook = await startWebhook(plane, [
     "--config",
     "test/e2e/fixtures/audit-config.yaml",
