@@ -1,6 +1,13 @@
-import { BatchV1Api, CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
+import {
+  AppsV1Api,
+  BatchV1Api,
+  CoreV1Api,
+  CustomObjectsApi,
+  type KubeConfig,
+} from "@kubernetes/client-node";
 import { describeApiError, retryWhenAsked, statusCode } from "../kube/api-errors.js";
 import type { KubeObject } from "../kube/objects.js";
+import { isControllerMade } from "../rules/br-workload-rules.js";
 
 const NEBULA_GROUP = "apps.nebula-graph.io";
 const NEBULA_VERSION = "v1alpha1";
@@ -27,12 +34,19 @@ interface Source {
   readonly resource: string;
   /** CRDs may be absent (operator 1.8's kinds): skipped and named, not an error. */
   readonly optional: boolean;
+  /**
+   * Pods of a Job or a ReplicaSet, and ReplicaSets of a Deployment, repeat a template that is
+   * audited where it was written: only those nobody controls are audited themselves.
+   */
+  readonly onlyUncontrolled?: boolean;
   list(page: Page): Promise<ListPage>;
 }
 
 function sources(kubeConfig: KubeConfig): Source[] {
   const custom = kubeConfig.makeApiClient(CustomObjectsApi);
   const batch = kubeConfig.makeApiClient(BatchV1Api);
+  const core = kubeConfig.makeApiClient(CoreV1Api);
+  const apps = kubeConfig.makeApiClient(AppsV1Api);
   const nebula = (kind: string, plural: string): Source => ({
     kind,
     apiVersion: `${NEBULA_GROUP}/${NEBULA_VERSION}`,
@@ -77,6 +91,58 @@ function sources(kubeConfig: KubeConfig): Source[] {
           ? batch.listNamespacedCronJob({ namespace, limit, _continue })
           : batch.listCronJobForAllNamespaces({ limit, _continue }),
     },
+    {
+      kind: "Pod",
+      apiVersion: "v1",
+      resource: "pods",
+      optional: false,
+      onlyUncontrolled: true,
+      list: ({ namespace, limit, continueToken: _continue }) =>
+        namespace
+          ? core.listNamespacedPod({ namespace, limit, _continue })
+          : core.listPodForAllNamespaces({ limit, _continue }),
+    },
+    {
+      kind: "Deployment",
+      apiVersion: "apps/v1",
+      resource: "deployments",
+      optional: false,
+      list: ({ namespace, limit, continueToken: _continue }) =>
+        namespace
+          ? apps.listNamespacedDeployment({ namespace, limit, _continue })
+          : apps.listDeploymentForAllNamespaces({ limit, _continue }),
+    },
+    {
+      kind: "StatefulSet",
+      apiVersion: "apps/v1",
+      resource: "statefulsets",
+      optional: false,
+      list: ({ namespace, limit, continueToken: _continue }) =>
+        namespace
+          ? apps.listNamespacedStatefulSet({ namespace, limit, _continue })
+          : apps.listStatefulSetForAllNamespaces({ limit, _continue }),
+    },
+    {
+      kind: "ReplicaSet",
+      apiVersion: "apps/v1",
+      resource: "replicasets",
+      optional: false,
+      onlyUncontrolled: true,
+      list: ({ namespace, limit, continueToken: _continue }) =>
+        namespace
+          ? apps.listNamespacedReplicaSet({ namespace, limit, _continue })
+          : apps.listReplicaSetForAllNamespaces({ limit, _continue }),
+    },
+    {
+      kind: "DaemonSet",
+      apiVersion: "apps/v1",
+      resource: "daemonsets",
+      optional: false,
+      list: ({ namespace, limit, continueToken: _continue }) =>
+        namespace
+          ? apps.listNamespacedDaemonSet({ namespace, limit, _continue })
+          : apps.listDaemonSetForAllNamespaces({ limit, _continue }),
+    },
   ];
 }
 
@@ -120,14 +186,16 @@ export async function forEachGuardablePage(
         missingKinds.push(source.kind);
         break;
       }
-      const objects = (page.list.items ?? []).map(
-        (item) =>
-          ({
-            ...(item as KubeObject),
-            apiVersion: source.apiVersion,
-            kind: source.kind,
-          }) as KubeObject,
-      );
+      const objects = (page.list.items ?? [])
+        .map(
+          (item) =>
+            ({
+              ...(item as KubeObject),
+              apiVersion: source.apiVersion,
+              kind: source.kind,
+            }) as KubeObject,
+        )
+        .filter((object) => !source.onlyUncontrolled || !isControllerMade(object));
       count += objects.length;
       await onPage(objects);
       const next = page.list.metadata?._continue ?? page.list.metadata?.continue;

@@ -1,8 +1,10 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { after, before, describe, it } from "node:test";
+import { BACKUP, sh } from "../support/bypasses.js";
 import { example, REPO_ROOT, withFields } from "../support/fixtures.js";
 import { post } from "../support/https-client.js";
+import { workload } from "../support/workloads.js";
 import {
   type ControlPlane,
   eventually,
@@ -160,5 +162,54 @@ describe("policy audits on a real API server", () => {
       15_000,
     );
     assert.ok(gone, JSON.stringify(reportResults()));
+  });
+
+  it("audits every kind that runs pods: a Deployment backing up a cluster without BR fails, its ReplicaSet and Pods are not counted twice", async () => {
+    const deployment = workload(
+      "Deployment",
+      {
+        containers: [sh(BACKUP)],
+      },
+      { name: "br-deployment" },
+    );
+    const applied = kubectl(plane, ["apply", "-f", "-"], JSON.stringify(deployment));
+    assert.equal(applied.status, 0, applied.stderr);
+    const failed = await eventually(() => {
+      const run = audit("-n", "nebula", "-o", "json");
+      const results = (JSON.parse(run.stdout || "{}").results ?? []) as any[];
+      return results.some(
+        (r) =>
+          r.kind === "Deployment" &&
+          r.name === "br-deployment" &&
+          r.rule === "backup-job-target-cluster" &&
+          r.result === "fail",
+      );
+    }, 15_000);
+    assert.ok(failed, audit("-n", "nebula").stdout);
+    // No controller manager runs here: play the Deployment controller's ReplicaSet by hand.
+    const uid = JSON.parse(
+      kubectlOk(plane, ["-n", "nebula", "get", "deployment", "br-deployment", "-o", "json"]),
+    ).metadata.uid;
+    const replicaSet = {
+      ...workload("ReplicaSet", { containers: [sh(BACKUP)] }, { name: "br-deployment-1" }),
+      metadata: {
+        name: "br-deployment-1",
+        namespace: "nebula",
+        ownerReferences: [
+          {
+            apiVersion: "apps/v1",
+            kind: "Deployment",
+            name: "br-deployment",
+            uid,
+            controller: true,
+          },
+        ],
+      },
+    };
+    kubectlOk(plane, ["create", "-f", "-"], JSON.stringify(replicaSet));
+    const kinds = (JSON.parse(audit("-n", "nebula", "-o", "json").stdout).results as any[]).map(
+      (r) => r.kind,
+    );
+    assert.ok(!kinds.includes("ReplicaSet") && !kinds.includes("Pod"), kinds.join(" "));
   });
 });
