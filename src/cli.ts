@@ -93,6 +93,22 @@ program
     integer,
     0,
   )
+  .option(
+    "--client-ca <file>",
+    "mutual TLS: accept only clients with a certificate from this CA (PEM); needs --metrics-port",
+  )
+  .option(
+    "--metrics-port <port>",
+    "also serve /healthz, /readyz and /metrics over plain HTTP on this port",
+    integer,
+  )
+  .option("--max-connections <n>", "connections open at once on the HTTPS port", integer, 512)
+  .option(
+    "--request-timeout <seconds>",
+    "a request must have arrived whole this long after it started (headers: 10 s at most)",
+    integer,
+    15,
+  )
   .action((opts) => serveCommand(opts, fail));
 
 program

@@ -2,8 +2,95 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom
 import type { Admission } from "./admission/admit.js";
 import type { AdmissionRequest } from "./admission/review.js";
 import type { ClusterView } from "./cluster-view/cluster-view.js";
+import { FAMILIES } from "./rules/registry.js";
 
 const PREFIX = "nebula_br_webhook_";
+
+/**
+ * Label values come only from these closed sets; anything else is counted as `other`.
+ * A label value is a time series kept for the life of the process: one taken from a request
+ * (a 1 MiB `request.kind`) would grow memory without bound and echo the request on /metrics.
+ */
+export const OTHER = "other";
+
+/** The kinds the webhook guards or may be sent, as `group/kind` (core kinds without a group). */
+const KNOWN_KINDS: ReadonlySet<string> = new Set([
+  "apps.nebula-graph.io/NebulaRestore",
+  "apps.nebula-graph.io/NebulaBackup",
+  "apps.nebula-graph.io/NebulaCronBackup",
+  "batch/Job",
+  "batch/CronJob",
+  "Pod",
+  "apps/Deployment",
+  "apps/StatefulSet",
+  "apps/ReplicaSet",
+  "apps/DaemonSet",
+]);
+const LONGEST_KIND = Math.max(...[...KNOWN_KINDS].map((kind) => kind.length));
+const OPERATIONS: ReadonlySet<string> = new Set(["CREATE", "UPDATE", "DELETE", "CONNECT"]);
+const STAGES: ReadonlySet<string> = new Set(["validate", "mutate"]);
+const MODES: ReadonlySet<string> = new Set(["enforce", "warn", "audit", "off"]);
+
+/** Rule ids as the registry defines them, read once (families do not change at run time). */
+let ruleIds: ReadonlySet<string> | undefined;
+const knownRuleIds = (): ReadonlySet<string> => {
+  ruleIds ??= new Set(FAMILIES.flatMap((family) => family.rules.map((rule) => rule.id)));
+  return ruleIds;
+};
+
+const fromSet = (known: ReadonlySet<string>, value: unknown): string =>
+  typeof value === "string" && known.has(value) ? value : OTHER;
+
+/** `batch/Job`, `Pod`, … for a known kind, else `other`. Long strings are never concatenated. */
+export function kindLabel(group: unknown, kind: unknown): string {
+  if (typeof group !== "string" || typeof kind !== "string") return OTHER;
+  if (group.length + kind.length + 1 > LONGEST_KIND) return OTHER;
+  return fromSet(KNOWN_KINDS, group ? `${group}/${kind}` : kind);
+}
+export const operationLabel = (operation: unknown): string => fromSet(OPERATIONS, operation);
+export const stageLabel = (stage: unknown): string => fromSet(STAGES, stage);
+export const modeLabel = (mode: unknown): string => fromSet(MODES, mode);
+export const ruleLabel = (id: unknown): string => fromSet(knownRuleIds(), id);
+
+type LabelValues = Record<string, string | number>;
+type Guards = Readonly<Record<string, (value: unknown) => string>>;
+
+/**
+ * Passes every label value given to this metric through its closed set, whoever the caller:
+ * `inc`, `dec`, `set`, `observe`, `labels` and `remove`, with labels as an object or in order.
+ */
+function closeLabels<M extends object>(
+  metric: M,
+  labelNames: readonly string[],
+  guards: Guards,
+): M {
+  const guardObject = (labels: LabelValues): LabelValues => {
+    const safe: LabelValues = { ...labels };
+    for (const [name, guard] of Object.entries(guards))
+      if (name in safe) safe[name] = guard(safe[name]);
+    return safe;
+  };
+  const guardArgs = (args: unknown[]): unknown[] => {
+    const [first] = args;
+    if (first !== null && typeof first === "object")
+      return [guardObject(first as LabelValues), ...args.slice(1)];
+    if (typeof first === "string")
+      return args.map((value, i) => {
+        const guard = guards[labelNames[i] ?? ""];
+        return guard ? guard(value) : value;
+      });
+    return args;
+  };
+  const target = metric as Record<string, unknown>;
+  for (const method of ["inc", "dec", "set", "observe", "labels", "remove"]) {
+    const original = target[method];
+    if (typeof original !== "function") continue;
+    target[method] = function (this: unknown, ...args: unknown[]) {
+      return original.apply(this, guardArgs(args));
+    };
+  }
+  return metric;
+}
 
 /** Prometheus metrics of one webhook process (its own registry, so tests can make many). */
 export class Metrics {
@@ -34,21 +121,30 @@ export class Metrics {
     });
   })();
 
-  readonly ruleVerdicts = new Counter({
-    name: `${PREFIX}rule_verdicts_total`,
-    help: "Rule verdicts on admission, by rule id, mode and verdict (pass, fail, patch).",
-    labelNames: ["stage", "rule", "mode", "verdict"] as const,
-    registers: [this.registry],
-  });
+  readonly ruleVerdicts = closeLabels(
+    new Counter({
+      name: `${PREFIX}rule_verdicts_total`,
+      help: "Rule verdicts on admission, by rule id, mode and verdict (pass, fail, patch).",
+      labelNames: ["stage", "rule", "mode", "verdict"] as const,
+      registers: [this.registry],
+    }),
+    ["stage", "rule", "mode", "verdict"],
+    { stage: stageLabel, rule: ruleLabel, mode: modeLabel },
+  );
 
-  readonly admissionDuration = new Histogram({
-    name: `${PREFIX}admission_duration_seconds`,
-    help: "Time from a decoded AdmissionReview to its answer.",
-    labelNames: ["stage"] as const,
-    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
-    registers: [this.registry],
-  });
+  readonly admissionDuration = closeLabels(
+    new Histogram({
+      name: `${PREFIX}admission_duration_seconds`,
+      help: "Time from a decoded AdmissionReview to its answer.",
+      labelNames: ["stage"] as const,
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers: [this.registry],
+    }),
+    ["stage"],
+    { stage: stageLabel },
+  );
 
+  /** `kind` is already a closed label (see kindLabel) when recordAdmission counts a patch. */
   readonly patches = new Counter({
     name: `${PREFIX}patches_total`,
     help: "Admission responses that carried a JSON Patch, by kind.",
@@ -77,10 +173,27 @@ export class Metrics {
     registers: [this.registry],
   });
 
-  readonly auditResults = new Gauge({
-    name: `${PREFIX}audit_results`,
-    help: "Results of the last background audit, by rule and result (pass, fail, warn).",
-    labelNames: ["rule", "result"] as const,
+  readonly auditResults = closeLabels(
+    new Gauge({
+      name: `${PREFIX}audit_results`,
+      help: "Results of the last background audit, by rule and result (pass, fail, warn).",
+      labelNames: ["rule", "result"] as const,
+      registers: [this.registry],
+    }),
+    ["rule", "result"],
+    { rule: ruleLabel },
+  );
+
+  readonly connectionsOpen = new Gauge({
+    name: `${PREFIX}connections_open`,
+    help: "Connections open on the admission port (TLS handshakes included).",
+    registers: [this.registry],
+  });
+
+  readonly connectionsShed = new Counter({
+    name: `${PREFIX}connections_shed_total`,
+    help: "Connections the webhook closed early: at the cap, the one idle longest (evicted-idle) or the new one when none was idle (refused); or no request in time (no-request).",
+    labelNames: ["reason"] as const,
     registers: [this.registry],
   });
 
@@ -119,19 +232,22 @@ export class Metrics {
   }
 
   recordAdmission(
-    stage: string,
+    endpoint: string,
     request: AdmissionRequest,
     admission: Admission,
     seconds: number,
   ): void {
-    const kind = request.group ? `${request.group}/${request.kind}` : request.kind;
+    // Closed labels before anything else: the map below holds one entry per label set.
+    const stage = stageLabel(endpoint);
+    const kind = kindLabel(request.group, request.kind);
+    const operation = operationLabel(request.operation);
     const allowed = admission.response.allowed ? "true" : "false";
-    const key = `${stage}\u0000${kind}\u0000${request.operation}\u0000${allowed}`;
+    const key = `${stage}\u0000${kind}\u0000${operation}\u0000${allowed}`;
     const entry = this.pendingRequests.get(key);
     if (entry) entry.count++;
     else
       this.pendingRequests.set(key, {
-        labels: { stage, kind, operation: request.operation, allowed },
+        labels: { stage, kind, operation, allowed },
         count: 1,
       });
     let histogram = this.durationHistograms.get(stage);

@@ -1,4 +1,5 @@
-import { writeFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
+import { createSecureContext } from "node:tls";
 import { BackgroundAudit } from "../audit/background-audit.js";
 import { chooseView } from "../cluster-view/choose-view.js";
 import { loadConfig } from "../config/config.js";
@@ -27,6 +28,34 @@ export interface ServeFlags {
   readonly shutdownGrace: number;
   readonly shutdownDelay: number;
   readonly logLevel: string;
+  readonly clientCa?: string;
+  readonly metricsPort?: number;
+  readonly maxConnections: number;
+  readonly requestTimeout: number;
+}
+
+/** The client CA for mutual TLS, read and checked once at start (a restart picks up a new one). */
+async function readClientCa(
+  flags: ServeFlags,
+): Promise<{ ok: true; pem: string | undefined } | { ok: false; reason: string }> {
+  if (!flags.clientCa) return { ok: true, pem: undefined };
+  if (flags.metricsPort === undefined)
+    return {
+      ok: false,
+      reason:
+        "--client-ca needs --metrics-port: kubelet probes and Prometheus hold no client certificate, so /healthz, /readyz and /metrics must be served on a plain-HTTP port",
+    };
+  try {
+    const pem = await readFile(flags.clientCa, "utf8");
+    if (!pem.includes("-----BEGIN CERTIFICATE-----")) throw new Error("no PEM certificate in it");
+    createSecureContext({ ca: pem });
+    return { ok: true, pem };
+  } catch (error) {
+    return {
+      ok: false,
+      reason: `cannot use --client-ca ${flags.clientCa}: ${(error as Error).message}`,
+    };
+  }
 }
 
 /** Wires the parts together: config, cluster view, certificates, server, background audit. */
@@ -38,6 +67,10 @@ export async function serveCommand(
   const loaded = await loadConfig(flags.config);
   if (!loaded.ok) fail(loaded.reason);
   const config = loaded.config;
+  const clientCa = await readClientCa(flags);
+  if (!clientCa.ok) fail(clientCa.reason);
+  if (flags.requestTimeout < 1) fail("--request-timeout must be at least 1 second");
+  if (flags.maxConnections < 1) fail("--max-connections must be at least 1");
   const metrics = new Metrics();
   let audit: BackgroundAudit | undefined;
   const chosen = await chooseView(
@@ -67,6 +100,12 @@ export async function serveCommand(
     logger,
     metrics,
     onGuardedAdmission: () => audit?.trigger(),
+    clientCa: clientCa.pem,
+    metricsPort: flags.metricsPort,
+    limits: {
+      maxConnections: flags.maxConnections,
+      requestTimeoutMs: flags.requestTimeout * 1000,
+    },
   });
   if (!started.ok) fail(started.reason);
   if (flags.caOut && started.running.caPem) {

@@ -9,13 +9,19 @@ import {
 } from "../admission/admit.js";
 import { type AdmissionRequest, decodeReview, encodeReview } from "../admission/review.js";
 import type { Metrics } from "../metrics.js";
-import { logAdmission } from "./admission-log.js";
+import { errorForLog, logAdmission, uidForLog } from "./admission-log.js";
 import { deadlineFor } from "./deadline.js";
 import { type BodyResult, readJsonBody } from "./read-body.js";
 
 type JudgePlan = Extract<Plan, { kind: "judge" }>;
 
 export type Stage = "validate" | "mutate";
+
+/** The denial for an object the rules failed on: nothing of the object or the error in it. */
+const UNCHECKABLE =
+  "nebula-br-webhook could not check this object and denies it rather than admit it unchecked: " +
+  "some value in it could not be read (for a br-ent command: write it as plain words, without " +
+  "unclosed quotes or braces); if the object looks right to you, report it with the webhook's log line for this request";
 
 /** For judgements that do no I/O: nothing to abort. */
 const NEVER = new AbortController().signal;
@@ -75,6 +81,10 @@ export function createAdmissionEndpoint(options: AdmissionEndpointOptions) {
     sendJson(res, 200, encodeReview(admission.response));
   };
 
+  /**
+   * The rules could not decide. Denied (fail closed), with a message that quotes nothing from
+   * the object or the error: an error raised while reading the object may hold its text.
+   */
   const refuse = (
     res: ServerResponse,
     stage: Stage,
@@ -83,12 +93,9 @@ export function createAdmissionEndpoint(options: AdmissionEndpointOptions) {
     timedOut: boolean,
     budgetMs: number,
   ) => {
-    const message = timedOut
-      ? `nebula-br-webhook could not decide within ${budgetMs} ms (the cluster view did not answer); try again`
-      : `nebula-br-webhook failed while checking this object: ${(error as Error).message}`;
     logger.error(
-      { stage, uid: request.uid, err: (error as Error).message, timedOut },
-      "admission failed",
+      { stage, uid: uidForLog(request.uid), err: errorForLog(error), timedOut },
+      timedOut ? "admission timed out" : "admission failed",
     );
     sendJson(
       res,
@@ -96,7 +103,17 @@ export function createAdmissionEndpoint(options: AdmissionEndpointOptions) {
       encodeReview({
         uid: request.uid,
         allowed: false,
-        status: { code: timedOut ? 504 : 500, message },
+        status: timedOut
+          ? {
+              code: 504,
+              reason: "Timeout",
+              message: `nebula-br-webhook could not decide within ${budgetMs} ms (the cluster view did not answer); try again`,
+            }
+          : {
+              code: 400,
+              reason: "BadRequest",
+              message: UNCHECKABLE,
+            },
       }),
     );
   };
@@ -142,7 +159,7 @@ export function createAdmissionEndpoint(options: AdmissionEndpointOptions) {
     if (!decoded.ok) {
       metrics.badRequests.inc({ reason: "malformed review" });
       logger.warn(
-        { stage, uid: decoded.error.uid, reason: decoded.error.reason },
+        { stage, uid: uidForLog(decoded.error.uid), reason: decoded.error.reason },
         "bad admission review",
       );
       if (decoded.error.uid === undefined) {
@@ -166,7 +183,13 @@ export function createAdmissionEndpoint(options: AdmissionEndpointOptions) {
       return;
     }
     const request = decoded.request;
-    const plan = planAdmission(request, stage, options.config);
+    let plan: Plan;
+    try {
+      plan = planAdmission(request, stage, options.config);
+    } catch (error) {
+      refuse(res, stage, request, error, false, 0);
+      return;
+    }
     if (plan.kind === "answered") {
       respond(res, stage, request, plan.admission, started);
     } else if (plan.secrets.length === 0) {
@@ -185,7 +208,8 @@ export function createAdmissionEndpoint(options: AdmissionEndpointOptions) {
       try {
         handle(req, res, stage, body);
       } catch (error) {
-        logger.error({ stage, err: (error as Error).message }, "admission endpoint failed");
+        // Only a bug of ours gets here (every input has its answer above): still no echo.
+        logger.error({ stage, err: errorForLog(error) }, "admission endpoint failed");
         if (!res.headersSent) sendJson(res, 500, { error: "internal error" });
       }
     });

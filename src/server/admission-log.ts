@@ -1,10 +1,50 @@
 import type { Logger } from "pino";
 import type { Admission } from "../admission/admit.js";
 import type { AdmissionRequest } from "../admission/review.js";
+import { kindLabel, operationLabel, ruleLabel } from "../metrics.js";
+
+/** What a log line says instead of a request value that is not of the expected form. */
+const UNREADABLE = "(not shown)";
 
 /**
- * One line per admission: uid, object, verdict per rule id; never the object itself.
- * Guarded objects are logged at info; the unrelated rest at debug, or they drown it.
+ * A namespace or object name as Kubernetes allows it (DNS subdomain, at most 253 characters),
+ * else a placeholder: anything else in those fields was not sent by an API server.
+ */
+export function nameForLog(value: unknown): string {
+  if (value === "") return ""; // generateName: the API server names it later
+  return typeof value === "string" &&
+    value.length <= 253 &&
+    /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(value)
+    ? value
+    : UNREADABLE;
+}
+
+/** A request uid as API servers make them (a UUID), else a placeholder. */
+export function uidForLog(value: unknown): string {
+  return typeof value === "string" && /^[A-Za-z0-9-]{1,64}$/.test(value) ? value : UNREADABLE;
+}
+
+/**
+ * Where an error was raised (its type and our code's first stack frame), never its message:
+ * a parser's message may quote the input (the rest of a word, which may be a key).
+ */
+export function errorForLog(error: unknown): { type: string; at: string | undefined } {
+  if (!(error instanceof Error)) return { type: typeof error, at: undefined };
+  // The stack starts with the message, which may span lines: skip it whole.
+  const header = error.message ? `${error.name}: ${error.message}` : error.name;
+  const frames = error.stack?.startsWith(header) ? error.stack.slice(header.length) : "";
+  const at = frames
+    .split("\n")
+    .map((line) => line.trim())
+    .find((line) => line.startsWith("at "));
+  return { type: /^\w{1,40}$/.test(error.name) ? error.name : "Error", at: at?.slice(0, 300) };
+}
+
+/**
+ * One line per admission: uid, object, verdict per rule id; never the object itself, and no
+ * request value that is not of a known form (kinds and rule ids from closed sets, names only
+ * when they are valid names). Guarded objects are logged at info; the unrelated rest at
+ * debug, or they drown it.
  */
 export function logAdmission(
   logger: Logger,
@@ -18,18 +58,21 @@ export function logAdmission(
   logger[level](
     {
       stage,
-      uid: request.uid,
-      kind: `${request.group}/${request.kind}`,
-      namespace: request.namespace,
-      name: request.name,
-      operation: request.operation,
+      uid: uidForLog(request.uid),
+      kind: kindLabel(request.group, request.kind),
+      namespace: nameForLog(request.namespace),
+      name: nameForLog(request.name),
+      operation: operationLabel(request.operation),
       dryRun: request.dryRun,
       handledBy: admission.handledBy,
       allowed: admission.response.allowed,
       verdicts: Object.fromEntries(
         admission.results
           .filter((r) => r.findings.length > 0)
-          .map((r) => [r.rule.id, `${r.mode}:${r.findings.map((f) => f.type).join(",")}`]),
+          .map((r) => [
+            ruleLabel(r.rule.id),
+            `${r.mode}:${r.findings.map((f) => f.type).join(",")}`,
+          ]),
       ),
       patched: admission.response.patch !== undefined,
       ms: Math.round(ms * 1000) / 1000,

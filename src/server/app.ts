@@ -1,6 +1,7 @@
 import express, { type NextFunction, type Request, type Response } from "express";
 import type { Logger } from "pino";
 import type { Metrics } from "../metrics.js";
+import { errorForLog } from "./admission-log.js";
 
 export interface AppOptions {
   readonly logger: Logger;
@@ -37,7 +38,7 @@ export function createApp(options: AppOptions): express.Express {
     });
   });
   app.use((error: Error, _req: Request, res: Response, _next: NextFunction) => {
-    options.logger.error({ err: error.message }, "request failed");
+    options.logger.error({ err: errorForLog(error) }, "request failed"); // no message: it may quote the request
     res.status(500).json({ error: "internal error" });
   });
   return app;

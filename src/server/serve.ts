@@ -1,3 +1,4 @@
+import { createServer as createHttpServer, type Server as HttpServer } from "node:http";
 import { createServer, type Server } from "node:https";
 import type { AddressInfo } from "node:net";
 import type { Logger } from "pino";
@@ -7,6 +8,8 @@ import type { Metrics } from "../metrics.js";
 import { admissionStage, createAdmissionEndpoint } from "./admission-endpoint.js";
 import { createApp } from "./app.js";
 import type { CertificateSource } from "./certificate-source.js";
+import type { CertificatePair } from "./certificates.js";
+import { guardConnections } from "./connection-guard.js";
 
 export interface ServeOptions {
   readonly host: string;
@@ -18,11 +21,58 @@ export interface ServeOptions {
   readonly logger: Logger;
   readonly metrics: Metrics;
   readonly onGuardedAdmission?: () => void;
+  /** Timeouts and caps for connections; the defaults unless given. */
+  readonly limits?: Partial<ConnectionLimits>;
+  /**
+   * Mutual TLS: the CA (PEM) whose certificates clients must present on the HTTPS port; a
+   * client without one is refused during the handshake.
+   */
+  readonly clientCa?: string;
+  /**
+   * Also serve /healthz, /readyz and /metrics (never /validate or /mutate) over plain HTTP on
+   * this port, for kubelet probes and Prometheus, which hold no client certificate.
+   */
+  readonly metricsPort?: number;
 }
+
+/** How long a connection may take at each step, and how many may be open. */
+export interface ConnectionLimits {
+  /** From TCP connect to a finished TLS handshake. */
+  readonly handshakeTimeoutMs: number;
+  /** From the start of a request to its last header. */
+  readonly headersTimeoutMs: number;
+  /** From the start of a request to its last body byte (not the answer: that is the deadline's). */
+  readonly requestTimeoutMs: number;
+  /** How long a connection may wait, idle, for its next request. */
+  readonly keepAliveTimeoutMs: number;
+  /** Connections open at once on the HTTPS port; past it the idle longest is closed. */
+  readonly maxConnections: number;
+  /** Then the connection is closed after its answer, so that clients spread over replicas. */
+  readonly maxRequestsPerSocket: number;
+}
+
+/**
+ * The API server sends its AdmissionReview at once and waits at most timeoutSeconds (5 s in
+ * the shipped configuration, 10 s when unset, 30 s at most) for the answer: a request that
+ * takes longer than that to arrive has no caller left. Timeouts are checked every second.
+ */
+export const DEFAULT_LIMITS: ConnectionLimits = {
+  handshakeTimeoutMs: 5_000,
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 15_000,
+  keepAliveTimeoutMs: 5_000,
+  maxConnections: 512,
+  maxRequestsPerSocket: 1_000,
+};
+const CHECK_INTERVAL_MS = 1_000;
+/** The plain-HTTP port answers kubelet and Prometheus: a few connections are plenty. */
+const METRICS_MAX_CONNECTIONS = 32;
 
 export interface RunningServer {
   readonly server: Server;
   readonly port: number;
+  /** The plain-HTTP port of /healthz, /readyz and /metrics, when asked for. */
+  readonly metricsPort: number | undefined;
   /** The CA that signed the serving certificate, when the webhook made it. */
   readonly caPem: string | undefined;
   /**
@@ -34,7 +84,36 @@ export interface RunningServer {
 
 export type ServeResult = { ok: true; running: RunningServer } | { ok: false; reason: string };
 
-const TLS_OPTIONS = { minVersion: "TLSv1.2" } as const;
+/**
+ * Forward-secret suites only: TLS 1.3 (all of whose suites are) and, for TLS 1.2, ECDHE key
+ * exchange with AEAD ciphers. No static RSA key exchange, no CBC. Go's TLS client (the API
+ * server's) offers these by default.
+ */
+export const FORWARD_SECRET_CIPHERS = [
+  "TLS_AES_128_GCM_SHA256",
+  "TLS_AES_256_GCM_SHA384",
+  "TLS_CHACHA20_POLY1305_SHA256",
+  "ECDHE-ECDSA-AES128-GCM-SHA256",
+  "ECDHE-RSA-AES128-GCM-SHA256",
+  "ECDHE-ECDSA-AES256-GCM-SHA384",
+  "ECDHE-RSA-AES256-GCM-SHA384",
+  "ECDHE-ECDSA-CHACHA20-POLY1305",
+  "ECDHE-RSA-CHACHA20-POLY1305",
+].join(":");
+
+const TLS_OPTIONS = {
+  minVersion: "TLSv1.2",
+  ciphers: FORWARD_SECRET_CIPHERS,
+  honorCipherOrder: true,
+} as const;
+
+/** Everything a secure context is made of, for the first one and each renewal alike. */
+function secureContextOptions(pair: CertificatePair, clientCa: string | undefined) {
+  const clientAuth = clientCa
+    ? { ca: clientCa, requestCert: true, rejectUnauthorized: true }
+    : { requestCert: false, rejectUnauthorized: false };
+  return { ...TLS_OPTIONS, ...clientAuth, ...pair };
+}
 
 /** Starts the HTTPS admission server; the certificate source decides where TLS comes from. */
 export async function serve(options: ServeOptions): Promise<ServeResult> {
@@ -46,36 +125,75 @@ export async function serve(options: ServeOptions): Promise<ServeResult> {
   let closing = false;
   const app = createApp({ ...options, isReady: () => options.view.isSynced() && !closing });
   const admission = createAdmissionEndpoint(options);
-  const server = createServer({ ...TLS_OPTIONS, ...initial.pair }, (req, res) => {
-    const stage = admissionStage(req);
-    if (stage) admission(req, res, stage);
-    else app(req, res);
+  const limits = { ...DEFAULT_LIMITS, ...options.limits };
+  const server = createServer(
+    {
+      ...secureContextOptions(initial.pair, options.clientCa),
+      handshakeTimeout: limits.handshakeTimeoutMs,
+      headersTimeout: Math.min(limits.headersTimeoutMs, limits.requestTimeoutMs),
+      requestTimeout: limits.requestTimeoutMs,
+      keepAliveTimeout: limits.keepAliveTimeoutMs,
+      connectionsCheckingInterval: CHECK_INTERVAL_MS,
+    },
+    (req, res) => {
+      const stage = admissionStage(req);
+      if (stage) admission(req, res, stage);
+      else app(req, res);
+    },
+  );
+  server.maxRequestsPerSocket = limits.maxRequestsPerSocket;
+  guardConnections(server, {
+    max: limits.maxConnections,
+    firstRequestTimeoutMs: limits.headersTimeoutMs,
+    onShed: (reason) => options.metrics.connectionsShed.inc({ reason }),
+    onCount: (open) => options.metrics.connectionsOpen.set(open),
   });
-  server.keepAliveTimeout = 65_000;
-  server.headersTimeout = 66_000;
-  server.requestTimeout = 60_000;
   const stopWatching = options.certificates.watch((next) =>
-    server.setSecureContext({ ...TLS_OPTIONS, ...next }),
+    server.setSecureContext(secureContextOptions(next, options.clientCa)),
   );
 
-  const listening = await new Promise<{ ok: true } | { ok: false; reason: string }>((resolve) => {
-    server.once("error", (error) =>
-      resolve({
-        ok: false,
-        reason: `cannot listen on ${options.host}:${options.port}: ${error.message}`,
-      }),
-    );
-    server.listen(options.port, options.host, () => resolve({ ok: true }));
-  });
-  if (!listening.ok) return listening;
+  const listening = await listen(server, options.host, options.port);
+  if (!listening.ok) {
+    stopWatching();
+    return listening;
+  }
   const port = (server.address() as AddressInfo).port;
-  logger.info({ host: options.host, port }, "serving admission webhooks");
+  logger.info(
+    { host: options.host, port, mutualTls: !!options.clientCa },
+    "serving admission webhooks",
+  );
+
+  let metricsServer: HttpServer | undefined;
+  if (options.metricsPort !== undefined) {
+    metricsServer = createHttpServer(
+      {
+        headersTimeout: Math.min(limits.headersTimeoutMs, limits.requestTimeoutMs),
+        requestTimeout: limits.requestTimeoutMs,
+        keepAliveTimeout: limits.keepAliveTimeoutMs,
+        connectionsCheckingInterval: CHECK_INTERVAL_MS,
+      },
+      app,
+    );
+    metricsServer.maxConnections = METRICS_MAX_CONNECTIONS;
+    const served = await listen(metricsServer, options.host, options.metricsPort);
+    if (!served.ok) {
+      stopWatching();
+      server.close();
+      return served;
+    }
+    logger.info(
+      { host: options.host, port: (metricsServer.address() as AddressInfo).port },
+      "serving /healthz, /readyz and /metrics over plain HTTP",
+    );
+  }
+  const metricsPort = metricsServer ? (metricsServer.address() as AddressInfo).port : undefined;
 
   return {
     ok: true,
     running: {
       server,
       port,
+      metricsPort,
       caPem: initial.caPem,
       async close(graceMs = 10_000, delayMs = 0) {
         // Not ready at once, but still serving while endpoints drop this pod; then stop
@@ -88,8 +206,26 @@ export async function serve(options: ServeOptions): Promise<ServeResult> {
         const forced = setTimeout(() => server.closeAllConnections(), graceMs);
         await closed;
         clearTimeout(forced);
+        if (metricsServer) {
+          const stopped = new Promise<void>((resolve) => metricsServer?.close(() => resolve()));
+          metricsServer.closeAllConnections();
+          await stopped;
+        }
         await options.view.stop();
       },
     },
   };
+}
+
+function listen(
+  server: Server | HttpServer,
+  host: string,
+  port: number,
+): Promise<{ ok: true } | { ok: false; reason: string }> {
+  return new Promise((resolve) => {
+    server.once("error", (error) =>
+      resolve({ ok: false, reason: `cannot listen on ${host}:${port}: ${error.message}` }),
+    );
+    server.listen(port, host, () => resolve({ ok: true }));
+  });
 }

@@ -18,7 +18,10 @@
 # Each `up` starts from an empty etcd data dir and fresh certificates.
 #
 # Environment: CONTROL_PLANE_TIMEOUT (seconds, default 60) for the readiness
-# wait; NEBULA_BR_CACHE is passed through to build-control-plane.sh.
+# wait; NEBULA_BR_CACHE is passed through to build-control-plane.sh;
+# EXTRA_APISERVER_FLAGS (whitespace-separated, e.g.
+# "--admission-control-config-file=/path/admission.yaml") are added to kube-apiserver's
+# arguments, and kept for restart-apiserver. Unset: nothing changes.
 set -euo pipefail
 
 SCRIPT_DIR=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd -P)
@@ -260,6 +263,12 @@ cmd_up() {
     "--service-account-key-file=$pki/sa.pub" \
     "--service-account-signing-key-file=$pki/sa.key" \
     >"$dir/kube-apiserver.args"
+  local extra_flags=()
+  read -r -a extra_flags <<<"${EXTRA_APISERVER_FLAGS:-}"
+  if ((${#extra_flags[@]} > 0)); then
+    log "extra kube-apiserver flags: ${extra_flags[*]}"
+    printf '%s\n' "${extra_flags[@]}" >>"$dir/kube-apiserver.args"
+  fi
   start_apiserver "$dir" "$bin_dir"
   local api_pid
   api_pid=$(read_pid "$dir/kube-apiserver.pid")

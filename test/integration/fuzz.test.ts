@@ -28,6 +28,9 @@ const nastyString = fc.oneof(
     "br-ent backup full",
     "sh -c",
     "'unterminated",
+    "${UNCLOSED",
+    "br-ent backup full --storage s3://b --s3.secret_key ${KEY",
+    "https://AK:SECRET@host/bkt",
     "$(rm -rf /)",
     "--meta",
     "s3://",
@@ -269,6 +272,21 @@ describe("fuzzing the HTTPS server", () => {
         }),
       })),
       fc.string({ unit: "binary", maxLength: 2000 }).map((raw) => ({ raw })),
+      // Hostile strings where label values and log fields come from.
+      fc
+        .tuple(review, nastyString, nastyString, nastyString, nastyString)
+        .map(([r, group, kind, name, namespace]) => ({
+          raw: JSON.stringify({
+            ...(r as object),
+            request: {
+              ...((r as { request?: object }).request ?? {}),
+              uid: "u",
+              kind: { group, version: "v1", kind },
+              name,
+              namespace,
+            },
+          }),
+        })),
     );
     await fc.assert(
       fc.asyncProperty(body, async ({ raw }) => {
@@ -293,6 +311,23 @@ describe("fuzzing the HTTPS server", () => {
       }),
       { numRuns: FUZZ_RUNS.https },
     );
+    // Label values only from closed sets, whatever was sent.
+    const metrics = (
+      await post(server.port, server.caPem as string, "/metrics", undefined, { method: "GET" })
+    ).text;
+    assert.ok(metrics.length < 64 * 1024, `/metrics is ${metrics.length} bytes`);
+    const ours = metrics
+      .split("\n")
+      .filter((line) => /^nebula_br_webhook_(admission_requests|patches|rule_verdicts)/.test(line))
+      .join("\n");
+    const kinds = new Set([...ours.matchAll(/[{,]kind="([^"]*)"/g)].map((m) => m[1]));
+    for (const kind of kinds)
+      assert.match(
+        kind as string,
+        /^(other|Pod|NebulaCluster|batch\/(Job|CronJob)|apps\/(Deployment|StatefulSet|ReplicaSet|DaemonSet)|apps\.nebula-graph\.io\/Nebula(Restore|Backup|CronBackup))$/,
+      );
+    for (const [, operation] of ours.matchAll(/[{,]operation="([^"]*)"/g))
+      assert.match(operation as string, /^(CREATE|UPDATE|DELETE|CONNECT|other)$/);
     assert.equal(
       (await post(server.port, server.caPem as string, "/healthz", undefined, { method: "GET" }))
         .status,

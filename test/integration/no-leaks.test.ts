@@ -7,9 +7,20 @@ import { describe, it } from "node:test";
 import { stringify } from "yaml";
 import { auditObject, guarded } from "../../src/audit/audit.js";
 import { buildReports } from "../../src/audit/policy-report.js";
+import type { ClusterView } from "../../src/cluster-view/cluster-view.js";
 import { StaticClusterView } from "../../src/cluster-view/static-view.js";
-import { parseConfig } from "../../src/config/config.js";
-import { example, exampleObjects, REPO_ROOT, withFields } from "../support/fixtures.js";
+import { type Config, parseConfig } from "../../src/config/config.js";
+import { createLogger } from "../../src/log.js";
+import { Metrics } from "../../src/metrics.js";
+import { generatedCertificates } from "../../src/server/certificate-source.js";
+import { serve } from "../../src/server/serve.js";
+import {
+  example,
+  exampleCluster,
+  exampleObjects,
+  REPO_ROOT,
+  withFields,
+} from "../support/fixtures.js";
 import { admissionReview, post } from "../support/https-client.js";
 import { startServeProcess } from "../support/serve-process.js";
 
@@ -80,6 +91,32 @@ describe("nothing secret leaks", () => {
       withFields(example("backup-job-denied.yaml"), {
         "spec.template.spec.containers.0.args": [ACCESS_KEY, SECRET_KEY],
       }),
+      // Credentials in a URL's user part: the location is wrong, and must be said without them.
+      withFields(example("backup-job.yaml"), {
+        "spec.template.spec.containers.0.command": [
+          "/bin/sh",
+          "-ecx",
+          `exec br-ent backup full --storage https://${ACCESS_KEY}:${SECRET_KEY}@minio.example/bkt`,
+        ],
+      }),
+      withFields(example("backup-job.yaml"), {
+        "spec.template.spec.containers.0.command": [
+          "/bin/sh",
+          "-ecx",
+          `exec br-ent backup full --storage s3://${ACCESS_KEY}:${SECRET_KEY}@nebula-br-test/path --s3.region us-west-2`,
+        ],
+      }),
+      // An unclosed ${ makes shell parsers throw with the rest of the word (the key) in the error.
+      withFields(example("backup-job.yaml"), {
+        "spec.template.spec.containers.0.command": [
+          "/bin/sh",
+          "-ecx",
+          `exec br-ent backup full --storage s3://b --s3.secret_key \${${SECRET_KEY}`,
+        ],
+      }),
+      withFields(example("restore-accepted.yaml"), {
+        "spec.br.s3.endpoint": `https://${ACCESS_KEY}:${SECRET_KEY}@minio.example`,
+      }),
     ];
     const manifests = join(dir, "objects.yaml");
     await writeFile(manifests, objects.map((o) => stringify(o)).join("---\n"));
@@ -90,6 +127,7 @@ describe("nothing secret leaks", () => {
       for (const object of objects) {
         for (const path of ["/mutate", "/validate"]) {
           const answer = await post(webhook.port, webhook.ca, path, admissionReview(object));
+          assert.equal(answer.status, 200, `${path}: ${answer.text.slice(0, 200)}`);
           const { patch: _patch, ...response } = answer.body.response; // the patch returns the user's own object
           said.push(JSON.stringify(response));
         }
@@ -142,5 +180,68 @@ describe("nothing secret leaks", () => {
     assert.ok(logs.split("\n").length > objects.length * 2, "the requests were logged");
     assert.deepEqual(leaks(logs), [], "log lines");
     assert.deepEqual(leaks(said.join("\n")), [], "responses, metrics, check output, reports");
+  });
+
+  it("an error raised while judging is a clean denial: its message (which may quote the object) is neither answered nor logged", async () => {
+    const parsed = parseConfig({});
+    assert.ok(parsed.ok);
+    const thrown = () => new Error(`Bad substitution: ${SECRET_KEY}`);
+    // One failure in the rules' lookups (asynchronous), one while planning (synchronous).
+    const failingView: ClusterView = {
+      isSynced: () => true,
+      snapshot: async () => {
+        throw thrown();
+      },
+      nebulaClusters: () => exampleCluster.nebulaClusters(),
+      stop: async () => {},
+    };
+    const failingConfig: Config = {
+      ...parsed.config,
+      get exemptNamespaces(): string[] {
+        throw thrown();
+      },
+    };
+    const lines: string[] = [];
+    const said: string[] = [];
+    for (const [view, config] of [
+      [failingView, parsed.config],
+      [exampleCluster, failingConfig],
+    ] as const) {
+      const started = await serve({
+        host: "127.0.0.1",
+        port: 0,
+        certificates: generatedCertificates(["localhost"]),
+        maxBodyBytes: 1024 * 1024,
+        config,
+        view,
+        logger: createLogger("debug", { write: (line: string) => lines.push(line) }),
+        metrics: new Metrics(),
+      });
+      assert.ok(started.ok);
+      const { port, caPem } = started.running;
+      try {
+        for (const path of ["/validate", "/mutate"]) {
+          const answer = await post(
+            port,
+            caPem as string,
+            path,
+            admissionReview(example("restore-accepted.yaml")),
+          );
+          said.push(answer.text);
+          assert.equal(answer.status, 200, answer.text);
+          assert.equal(answer.body.response.allowed, false, answer.text);
+          assert.equal(answer.body.response.status.code, 400);
+          assert.match(answer.body.response.status.message, /could not check this object/);
+        }
+      } finally {
+        await started.running.close(1000);
+      }
+    }
+    assert.ok(
+      lines.some((line) => line.includes('"admission failed"')),
+      lines.join(""),
+    );
+    assert.deepEqual(leaks(lines.join("\n")), [], "log lines");
+    assert.deepEqual(leaks(said.join("\n")), [], "answers");
   });
 });

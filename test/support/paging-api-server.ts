@@ -33,13 +33,27 @@ export type Generator = { count: number; make(index: number): Record<string, unk
 const LIST_PATHS: Record<string, string> = {
   "/apis/batch/v1/jobs": "jobs",
   "/apis/batch/v1/cronjobs": "cronjobs",
+  "/api/v1/pods": "pods",
+  "/apis/apps/v1/deployments": "deployments",
+  "/apis/apps/v1/statefulsets": "statefulsets",
+  "/apis/apps/v1/replicasets": "replicasets",
+  "/apis/apps/v1/daemonsets": "daemonsets",
   "/apis/apps.nebula-graph.io/v1alpha1/nebularestores": "nebularestores",
   "/apis/apps.nebula-graph.io/v1alpha1/nebulabackups": "nebulabackups",
   "/apis/apps.nebula-graph.io/v1alpha1/nebulacronbackups": "nebulacronbackups",
   "/apis/wgpolicyk8s.io/v1alpha2/policyreports": "policyreports",
 };
 
-const BUILT_IN = new Set(["jobs", "cronjobs", "policyreports"]);
+const BUILT_IN = new Set([
+  "jobs",
+  "cronjobs",
+  "pods",
+  "deployments",
+  "statefulsets",
+  "replicasets",
+  "daemonsets",
+  "policyreports",
+]);
 const NONE: Generator = { count: 0, make: () => ({}) };
 
 const REPORT_PATH =

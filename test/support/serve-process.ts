@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { createWriteStream, readFileSync } from "node:fs";
 import { mkdtemp } from "node:fs/promises";
+import { get } from "node:http";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -24,14 +25,30 @@ export interface ServeProcess {
   readonly ca: string;
   readonly process: ChildProcess;
   readonly logFile: string;
+  /** The plain-HTTP port of the probes and metrics, when started with --metrics-port. */
+  readonly metricsPort: number | undefined;
   /** Resolves with the exit code once the process has exited. */
   readonly exited: Promise<number | null>;
   stop(): Promise<void>;
 }
 
+/** GET over plain HTTP on 127.0.0.1 (the probe and metrics port). */
+export function httpGet(port: number, path: string): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    get({ host: "127.0.0.1", port, path, agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on("data", (c: Buffer) => chunks.push(c));
+      res.on("end", () =>
+        resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString("utf8") }),
+      );
+    }).on("error", reject);
+  });
+}
+
 /**
  * Runs `nebula-br-webhook serve` as its own process, as a user would, and waits until it
- * answers on its port (`/healthz`; with `waitReady`, `/readyz`).
+ * answers on its port (`/healthz`; with `waitReady`, `/readyz`), or on its --metrics-port
+ * when given one (with --client-ca, the HTTPS port wants a client certificate).
  */
 export async function startServeProcess(
   args: readonly string[],
@@ -53,16 +70,22 @@ export async function startServeProcess(
     child.once("exit", (code) => resolve(code)),
   );
   const probe = options.waitReady === false ? "/healthz" : "/readyz";
+  const metricsFlag = args.indexOf("--metrics-port");
+  const metricsPort = metricsFlag >= 0 ? Number(args[metricsFlag + 1]) : undefined;
   for (let i = 0; i < 300; i++) {
     if (child.exitCode !== null)
       throw new Error(`webhook exited with ${child.exitCode}; see ${logFile}`);
     try {
       const ca = readFileSync(caFile, "utf8");
-      const answer = await post(port, ca, probe, undefined, { method: "GET" });
+      const answer =
+        metricsPort === undefined
+          ? await post(port, ca, probe, undefined, { method: "GET" })
+          : await httpGet(metricsPort, probe);
       if (answer.status === 200) {
         return {
           port,
           ca,
+          metricsPort,
           process: child,
           logFile,
           exited,

@@ -1,0 +1,226 @@
+import assert from "node:assert/strict";
+import { request } from "node:https";
+import { type Socket, connect as tcpConnect } from "node:net";
+import { describe, it } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
+import { connect as tlsConnect } from "node:tls";
+import { parseConfig } from "../../src/config/config.js";
+import { createLogger } from "../../src/log.js";
+import { Metrics } from "../../src/metrics.js";
+import { generatedCertificates } from "../../src/server/certificate-source.js";
+import {
+  type ConnectionLimits,
+  DEFAULT_LIMITS,
+  type RunningServer,
+  serve,
+} from "../../src/server/serve.js";
+import { example, exampleCluster } from "../support/fixtures.js";
+import { admissionReview, post } from "../support/https-client.js";
+
+const config = (() => {
+  const parsed = parseConfig({});
+  if (!parsed.ok) throw new Error(parsed.reason);
+  return parsed.config;
+})();
+
+async function start(
+  limits: Partial<ConnectionLimits> = {},
+): Promise<{ server: RunningServer; metrics: Metrics }> {
+  const metrics = new Metrics();
+  const started = await serve({
+    host: "127.0.0.1",
+    port: 0,
+    certificates: generatedCertificates(["localhost"]),
+    maxBodyBytes: 1024 * 1024,
+    config,
+    view: exampleCluster,
+    logger: createLogger("silent"),
+    metrics,
+    limits,
+  });
+  assert.ok(started.ok, started.ok ? "" : started.reason);
+  return { server: started.running, metrics };
+}
+
+/** Seconds from `open` until the server closes the socket it returns. */
+function heldFor(open: () => Socket): Promise<number> {
+  const started = Date.now();
+  const socket = open();
+  socket.on("error", () => {});
+  return new Promise((resolve) =>
+    socket.once("close", () => resolve((Date.now() - started) / 1000)),
+  );
+}
+
+/** Writes `text` one byte every `everyMs` until the socket closes. */
+function trickle(socket: Socket, text: string, everyMs: number): void {
+  let i = 0;
+  const timer = setInterval(() => {
+    if (socket.destroyed) clearInterval(timer);
+    else socket.write(text[i++ % text.length] as string);
+  }, everyMs);
+}
+
+const metricValue = async (metrics: Metrics, line: RegExp): Promise<number> => {
+  const match = (await metrics.registry.metrics()).match(line);
+  return match ? Number(match[1]) : 0;
+};
+
+describe("slow and silent clients", () => {
+  it("are cut within the handshake, header, request and keep-alive timeouts", async (t) => {
+    const { server, metrics } = await start();
+    const ca = server.caPem as string;
+    const tls = () =>
+      tlsConnect({ host: "127.0.0.1", port: server.port, ca, servername: "localhost" });
+    const s = (ms: number) => ms / 1000;
+    const CHECK = 2; // the timeouts are checked every second, then the socket is closed
+    try {
+      const cases = {
+        "TCP connect, no TLS handshake": {
+          bound: s(DEFAULT_LIMITS.handshakeTimeoutMs),
+          open: () => tcpConnect(server.port, "127.0.0.1"),
+        },
+        "handshake, then nothing": {
+          bound: s(DEFAULT_LIMITS.headersTimeoutMs),
+          open: tls,
+        },
+        "headers one byte every 300 ms": {
+          bound: s(DEFAULT_LIMITS.headersTimeoutMs),
+          open: () => {
+            const socket = tls();
+            socket.once("secureConnect", () =>
+              trickle(
+                socket,
+                `POST /validate HTTP/1.1\r\nHost: x\r\n${"x-pad: a\r\n".repeat(500)}`,
+                300,
+              ),
+            );
+            return socket;
+          },
+        },
+        "body never finished": {
+          bound: s(DEFAULT_LIMITS.requestTimeoutMs),
+          open: () => {
+            const socket = tls();
+            socket.once("secureConnect", () => {
+              socket.write(
+                "POST /validate HTTP/1.1\r\nHost: x\r\ncontent-type: application/json\r\ncontent-length: 100000\r\n\r\n{",
+              );
+              trickle(socket, " ", 300);
+            });
+            return socket;
+          },
+        },
+        "keep-alive, idle after one answer": {
+          bound: s(DEFAULT_LIMITS.keepAliveTimeoutMs),
+          open: () => {
+            const socket = tls();
+            socket.once("secureConnect", () =>
+              socket.write("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"),
+            );
+            socket.on("data", () => {});
+            return socket;
+          },
+        },
+      };
+      const held = await Promise.all(
+        Object.entries(cases).map(async ([name, { bound, open }]) => ({
+          name,
+          bound,
+          seconds: await heldFor(open),
+        })),
+      );
+      for (const { name, bound, seconds } of held) {
+        t.diagnostic(`${name}: held ${seconds.toFixed(1)} s (bound ${bound} s)`);
+        assert.ok(seconds <= bound + CHECK, `${name}: held ${seconds} s, bound ${bound} s`);
+        assert.ok(seconds >= bound - CHECK, `${name}: cut after ${seconds} s, before its timeout`);
+      }
+      // Still serving, and the cuts are counted.
+      const answer = await post(
+        server.port,
+        ca,
+        "/validate",
+        admissionReview(example("restore-accepted.yaml")),
+      );
+      assert.equal(answer.status, 200);
+      assert.ok(
+        (await metricValue(metrics, /connections_shed_total\{reason="no-request"\} (\d+)/)) >= 2,
+      );
+    } finally {
+      await server.close(1000);
+    }
+  });
+});
+
+describe("connection cap", () => {
+  const CAP = 50;
+
+  it("past the cap, idle connections make room: a normal request succeeds and one in flight survives", async (t) => {
+    const { server, metrics } = await start({ maxConnections: CAP });
+    const ca = server.caPem as string;
+    const flood: Socket[] = [];
+    try {
+      // A request whose body is still on its way when the flood comes.
+      const review = JSON.stringify(admissionReview(example("restore-accepted.yaml")));
+      const half = Math.floor(review.length / 2);
+      const inFlight = new Promise<number>((resolve, reject) => {
+        const req = request(
+          {
+            host: "127.0.0.1",
+            port: server.port,
+            path: "/validate",
+            method: "POST",
+            ca,
+            agent: false,
+            headers: {
+              "content-type": "application/json",
+              "content-length": Buffer.byteLength(review),
+            },
+          },
+          (res) => {
+            res.resume();
+            res.on("end", () => resolve(res.statusCode ?? 0));
+          },
+        );
+        req.on("error", reject);
+        req.write(review.slice(0, half));
+        setTimeout(() => req.end(review.slice(half)), 1500);
+      });
+      await sleep(200);
+
+      let closedByServer = 0;
+      for (let i = 0; i < CAP * 4; i++) {
+        const socket = tcpConnect(server.port, "127.0.0.1");
+        socket.on("error", () => {});
+        socket.on("close", () => closedByServer++);
+        flood.push(socket);
+      }
+      await sleep(500);
+      const open = await metricValue(metrics, /nebula_br_webhook_connections_open (\d+)/);
+      t.diagnostic(
+        `${flood.length} idle connections opened against a cap of ${CAP}: ${closedByServer} closed by the server, ${open} open`,
+      );
+      assert.ok(open <= CAP, `${open} connections open`);
+      assert.ok(closedByServer >= flood.length - CAP, `${closedByServer} closed`);
+
+      const started = Date.now();
+      const normal = await post(
+        server.port,
+        ca,
+        "/validate",
+        admissionReview(example("restore-accepted.yaml")),
+      );
+      assert.equal(normal.status, 200);
+      assert.equal(normal.body.response.allowed, true);
+      t.diagnostic(`a normal request during the flood: ${Date.now() - started} ms`);
+      assert.equal(await inFlight, 200, "the request in flight was not cut");
+      assert.ok(
+        (await metricValue(metrics, /connections_shed_total\{reason="evicted-idle"\} (\d+)/)) >=
+          flood.length - CAP,
+      );
+    } finally {
+      for (const socket of flood) socket.destroy();
+      await server.close(1000);
+    }
+  });
+});
