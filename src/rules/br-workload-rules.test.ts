@@ -22,7 +22,7 @@ function jobRunning(
 }
 
 const FULL =
-  "exec /usr/local/bin/br-ent backup full --meta $META_ADDRESS:9559 --storage s3://nebula-br-test --s3.access_key $AK --s3.secret_key $SK --s3.region us-west-2";
+  'exec /usr/local/bin/br-ent backup full --meta $META_ADDRESS:9559 --storage s3://nebula-br-test --s3.access_key "$AK" --s3.secret_key "$SK" --s3.region us-west-2';
 
 describe("which Jobs are guarded", () => {
   it("guards a Job by its br-ent image", () => {
@@ -78,6 +78,7 @@ describe("br-ent backup Jobs", () => {
   it("patches minimally and idempotently", () => {
     const first = judge(labelled).decision;
     assert.deepEqual(first.patch.map((op) => `${op.op} ${op.path}`).sort(), [
+      "add /spec/template/metadata",
       "add /spec/template/spec/containers/0/env",
       "add /spec/template/spec/imagePullSecrets",
       "replace /spec/template/spec/containers/0/command/2",
@@ -325,12 +326,16 @@ describe("flags the operator's users write that are right", () => {
   const allowed: [string, string][] = [
     [
       "gs:// storage with --gs.credentials from env",
-      "br-ent backup full --storage gs://nebula-gcs/prod --gs.credentials $GCS",
+      'br-ent backup full --storage gs://nebula-gcs/prod --gs.credentials "$GCS"',
     ],
     ["a storage path under the bucket", "br-ent backup full --storage s3://b-1/nebula/prod"],
     [
       "$REGION and $BUCKET from env",
-      "br-ent backup full --storage s3://$BUCKET --s3.region $REGION",
+      'br-ent backup full --storage "s3://$BUCKET" --s3.region "$REGION"',
+    ],
+    [
+      "an unquoted $B whose literal value has no blanks",
+      "B=nebula-backups; br-ent backup full --storage s3://$B",
     ],
     [
       "TLS flags without values",
@@ -413,7 +418,7 @@ describe("completing hand-written Jobs", () => {
 
   it("warns about a key passed through a literal env value", () => {
     const job = withFields(
-      jobRunning("br-ent backup full --storage s3://b-1 --s3.secret_key $SK"),
+      jobRunning('br-ent backup full --storage s3://b-1 --s3.secret_key "$SK"'),
       {
         "spec.template.spec.containers.0.env": [{ name: "SK", value: "wJalrXUtnFEMI" }],
       },
@@ -424,9 +429,26 @@ describe("completing hand-written Jobs", () => {
     assert.ok(!verdicts.decision.warnings.join().includes("wJalrXUtnFEMI"));
   });
 
-  it("does not warn about a key from a Secret (valueFrom)", () => {
+  it("denies an unquoted key from a Secret: its value could add flags (a Secret s3key --meta other)", () => {
     const job = withFields(
       jobRunning("br-ent backup full --storage s3://b-1 --s3.secret_key $SK"),
+      {
+        "spec.template.spec.containers.0.env": [
+          { name: "SK", valueFrom: { secretKeyRef: { name: "s", key: "k" } } },
+        ],
+      },
+    );
+    const verdicts = judge(job);
+    assert.deepEqual(verdicts.violated, ["backup-job-readable"]);
+    assert.match(
+      verdicts.messages[0] ?? "",
+      /split unquoted \$SK into more words and flags; quote it \("\$NAME"\)/,
+    );
+  });
+
+  it("does not warn about a key from a Secret (valueFrom)", () => {
+    const job = withFields(
+      jobRunning('br-ent backup full --storage s3://b-1 --s3.secret_key "$SK"'),
       {
         "spec.template.spec.containers.0.env": [
           { name: "SK", valueFrom: { secretKeyRef: { name: "s", key: "k" } } },
@@ -557,6 +579,133 @@ describe("Jobs the operator makes from a NebulaBackup", () => {
       "metadata.ownerReferences.0.controller": false,
     });
     assert.deepEqual(judge(job).violated, ["backup-job-plaintext-credentials"]);
+  });
+});
+
+describe("what the operator and ordinary workloads do, admitted", () => {
+  it("admits a cluster named nebula-br-1 (its StatefulSet names nebula-br-1-metad-0 hosts)", () => {
+    const statefulSet = {
+      apiVersion: "apps/v1",
+      kind: "StatefulSet",
+      metadata: { name: "nebula-br-1-metad", namespace: "nebula" },
+      spec: {
+        template: {
+          spec: {
+            containers: [
+              {
+                name: "metad",
+                image: "vesoft/nebula-metad:v3.8.0",
+                command: [
+                  "/bin/sh",
+                  "-ecx",
+                  "exec /usr/local/nebula/bin/nebula-metad --meta_server_addrs=nebula-br-1-metad-0.nebula-br-1-metad-headless.nebula.svc.cluster.local:9559 --local_ip=$(hostname)",
+                ],
+              },
+            ],
+          },
+        },
+      },
+    };
+    assert.equal(familyFor(statefulSet, "apps", "StatefulSet"), undefined);
+  });
+
+  it("admits a sidecar tailing br-ent's log and a br-ent version init container in an operator Job", () => {
+    const job = withFields(operatorJob("nebula", S3_FLAGS), {
+      "spec.template.spec.initContainers": [
+        { name: "v", image: "vesoft/br-ent:v3.7.0", command: ["br-ent", "version"] },
+      ],
+      "spec.template.spec.containers.1": {
+        name: "log",
+        image: "busybox",
+        command: ["sh", "-c", "tail -F /var/log/br-ent.log"],
+      },
+    }) as any;
+    job.spec.template.spec.containers = Object.values(job.spec.template.spec.containers);
+    const verdicts = judge(job);
+    assert.deepEqual(verdicts.violated, [], verdicts.messages.join("\n"));
+  });
+
+  it("admits an operator Job whose keys happen to contain placeholder words", () => {
+    const flags = S3_FLAGS.replace("AKIAOPERATOR", "abc/REGION").replace(
+      "operator-secret",
+      "xY+BUCKET/zz",
+    );
+    assert.deepEqual(judge(operatorJob("nebula", flags)).violated, []);
+  });
+
+  it("admits an operator Job carrying its NebulaBackup's own labels (the operator copies them)", () => {
+    const job = operatorJob("nebula", S3_FLAGS) as any;
+    job.metadata.labels["app.kubernetes.io/cluster"] = "graph"; // the NebulaBackup's label
+    job.spec.template.metadata = { labels: { ...job.metadata.labels } };
+    assert.deepEqual(judge(job).violated, []);
+  });
+
+  it("admits the Pod of an operator Job aimed at another namespace when its NebulaBackup says so", () => {
+    const view = new StaticClusterView([
+      ...exampleObjects("cluster-state.yaml"),
+      {
+        apiVersion: "apps.nebula-graph.io/v1alpha1",
+        kind: "NebulaBackup",
+        metadata: { name: "nb-full", namespace: "nebula", uid: "u" },
+        spec: { config: { clusterName: "graph", clusterNamespace: "prod" } },
+      },
+    ]);
+    const job = operatorJob("graph", S3_FLAGS) as any;
+    const command = job.spec.template.spec.containers[0].command;
+    command[2] = command[2].replace(
+      "graph-metad-0.graph-metad-headless.nebula.svc",
+      "graph-metad-0.graph-metad-headless.prod.svc",
+    );
+    const pod = {
+      apiVersion: "v1",
+      kind: "Pod",
+      metadata: {
+        name: "backup-full-nb-full-x1",
+        namespace: "nebula",
+        labels: { ...job.metadata.labels, "job-name": "backup-full-nb-full" },
+        ownerReferences: [
+          {
+            apiVersion: "batch/v1",
+            kind: "Job",
+            name: "backup-full-nb-full",
+            uid: "j",
+            controller: true,
+          },
+        ],
+      },
+      spec: job.spec.template.spec,
+    };
+    assert.deepEqual(judge(pod, { cluster: view }).violated, []);
+    assert.deepEqual(familyFor(pod, "", "Pod")?.nebulaBackupsNeeded?.(pod, "nebula", config()), [
+      { namespace: "nebula", name: "nb-full" },
+    ]);
+    const without = { ...pod, metadata: { ...pod.metadata, labels: { "job-name": "x" } } };
+    assert.deepEqual(judge(without, { cluster: view }).violated, ["backup-job-cross-namespace"]);
+  });
+
+  it("copies a Job's own cluster label into its pod template, so its Pods can pass", () => {
+    const job = withFields(jobRunning("br-ent backup full --storage s3://b-1"), {
+      "spec.template.metadata": undefined,
+    });
+    const mutated = judge(job).decision.mutated as any;
+    assert.equal(mutated.spec.template.metadata.labels["app.kubernetes.io/cluster"], "nebula");
+  });
+
+  it("denies a Job whose own label and template label name different clusters", () => {
+    const job = withFields(jobRunning("br-ent backup full --storage s3://b-1"), {
+      "spec.template.metadata.labels": { "app.kubernetes.io/cluster": "nebula-nobr" },
+    });
+    assert.ok(judge(job).violated.includes("backup-job-meta-matches-label"));
+  });
+
+  it("allows an unreadable workload with a warning when backup-job-readable fails open", () => {
+    const job = jobRunning("eval br-ent backup full --storage s3://b-1");
+    const verdicts = judge(job, { config: config({ failOpen: ["backup-job-readable"] }) });
+    assert.equal(verdicts.decision.allowed, true);
+    assert.match(
+      verdicts.decision.warnings.join("\n"),
+      /\[backup-job-readable\].*allowed: the rule fails open/,
+    );
   });
 });
 

@@ -59,8 +59,14 @@ const flag = (call: BrInvocation, name: string): FlagValue | undefined => {
  * A forged reference gains nothing: the target checks run all the same.
  */
 export function isControllerMade(object: KubeObject): boolean {
+  return controllerOf(object) !== undefined;
+}
+
+function controllerOf(object: KubeObject): { kind: unknown } | undefined {
   const owners = field(object, "metadata", "ownerReferences");
-  return Array.isArray(owners) && owners.some((owner) => field(owner, "controller") === true);
+  if (!Array.isArray(owners)) return undefined;
+  const owner = owners.find((o) => field(o, "controller") === true);
+  return owner === undefined ? undefined : { kind: field(owner, "kind") };
 }
 
 /**
@@ -70,10 +76,22 @@ export function isControllerMade(object: KubeObject): boolean {
 export function isOperatorMadeJob(object: KubeObject): boolean {
   const labels = object.metadata?.labels;
   if (labels?.[MANAGED_BY_LABEL] !== "nebula-operator" || !labels[BACKUP_LABEL]) return false;
-  return object.kind === "Job" && operatorOwner(object) !== undefined;
+  return (object.kind === "Job" || object.kind === "Pod") && operatorOwner(object) !== undefined;
 }
 
-function operatorOwner(object: KubeObject): { name: string; uid: string } | undefined {
+/**
+ * The NebulaBackup an operator-made object answers to: a Job's controller reference (with
+ * its uid), or for the Job's Pods the operator's backup label (their owner is the Job).
+ */
+function operatorOwner(object: KubeObject): { name: string; uid?: string } | undefined {
+  if (object.kind === "Pod") {
+    const labels = object.metadata?.labels;
+    const ownedByJob = controllerOf(object)?.kind === "Job";
+    const name = labels?.[BACKUP_LABEL];
+    return ownedByJob && labels?.[MANAGED_BY_LABEL] === "nebula-operator" && name
+      ? { name }
+      : undefined;
+  }
   const owners = field(object, "metadata", "ownerReferences");
   if (!Array.isArray(owners)) return undefined;
   const owner = owners.find(
@@ -119,7 +137,14 @@ function callTarget(
   { container, call }: Call,
   label: LabelTarget | undefined,
 ): Target {
-  if (call.verb === "restore" && flagText(call, "mode") === "k8s") {
+  const mode = flag(call, "mode");
+  if (call.verb === "restore" && mode && !mode.resolved)
+    return {
+      ok: false,
+      reason:
+        "restore --mode comes from a value the webhook cannot see, and the mode decides which cluster is restored; write it literally",
+    };
+  if (call.verb === "restore" && mode?.text.toLowerCase() === "k8s") {
     const cluster = flag(call, "cluster");
     const namespace = flag(call, "namespace");
     if (!cluster?.resolved || !isDns1123Subdomain(cluster.text))
@@ -168,11 +193,15 @@ function callTarget(
  * An operator Job aimed at another namespace is admitted only if the NebulaBackup it names
  * as owner says so: that one object is read before the rules run.
  */
-function ownerToConfirm(object: KubeObject, namespace: string, clusterDomain: string) {
+function ownerToConfirm(
+  object: KubeObject,
+  kind: WorkloadKind,
+  namespace: string,
+  clusterDomain: string,
+) {
   if (!isOperatorMadeJob(object)) return [];
   const owner = operatorOwner(object);
-  const kind = WORKLOAD_KINDS.find((k) => k.kind === "Job");
-  if (!owner || !kind || !isDns1123Subdomain(owner.name)) return [];
+  if (!owner || !isDns1123Subdomain(owner.name)) return [];
   const elsewhere = targetedCalls(readBrWorkload(object, kind)).some(({ call }) => {
     const meta = flag(call, "meta");
     const parsed = meta?.resolved ? parseMetaAddress(meta.text, clusterDomain) : undefined;
@@ -193,12 +222,15 @@ function setByTheWebhook(
   meta: FlagValue,
 ): boolean {
   return (
-    w.kind.completed &&
-    !isControllerMade(ctx.object) &&
     meta.unknownVariables.length === 1 &&
     meta.unknownVariables[0] === META_ADDRESS_ENV &&
-    !container.env.has(META_ADDRESS_ENV)
+    webhookSetsMetaAddress(ctx, w, container)
   );
+}
+
+/** The webhook completes this container with META_ADDRESS (a hand-written Job or CronJob). */
+function webhookSetsMetaAddress(ctx: RuleContext, w: BrWorkload, container: ContainerReading) {
+  return w.kind.completed && !isControllerMade(ctx.object) && !container.env.has(META_ADDRESS_ENV);
 }
 
 type WorkloadCheck = (ctx: RuleContext, w: BrWorkload) => Finding[];
@@ -209,9 +241,19 @@ const checkReadable: WorkloadCheck = (ctx, w) => {
     const reasons = [...container.unreadable];
     if (container.invocations.some((call) => call.verbUnknown))
       reasons.push("its br-ent verb comes from a variable");
+    const split = container.invocations.flatMap((call) =>
+      call.splitVariables.filter(
+        (name) => !(name === META_ADDRESS_ENV && webhookSetsMetaAddress(ctx, w, container)),
+      ),
+    );
+    if (split.length > 0)
+      reasons.push(
+        `the shell may split unquoted ${[...new Set(split)].map((n) => `$${/^[A-Za-z_][A-Za-z0-9_]{0,62}$/.test(n) ? n : "…"}`).join(", ")} into more words and flags; quote ${split.length > 1 ? "them" : "it"} ("$NAME")`,
+      );
     if (reasons.length === 0) continue;
+    // Unverifiable, not wrong: a rule in failOpen allows it with a warning.
     findings.push(
-      violation(
+      unverified(
         containerPath(w, container),
         `cannot tell what BR this container runs (${reasons.join("; ")}); write the br-ent call plainly, e.g. command: ["/bin/sh", "-ec", "exec br-ent backup full --meta ${META_FORM(ctx)} --storage s3://<bucket>"] or command: ["br-ent", "backup", "full", …]`,
       ),
@@ -273,6 +315,18 @@ const checkTargetCluster: WorkloadCheck = (ctx, w) => {
 const checkMetaMatchesLabel: WorkloadCheck = (ctx, w) => {
   const label = labelTarget(ctx.object, w);
   if (!label) return [];
+  const named = new Set(
+    w.kind.labelPaths
+      .map((path) => stringField(ctx.object, ...path, CLUSTER_LABEL))
+      .filter((name): name is string => !!name),
+  );
+  if (named.size > 1)
+    return [
+      violation(
+        label.path,
+        `the ${CLUSTER_LABEL} labels of the object and of its template name different clusters; make them agree`,
+      ),
+    ];
   return targetedCalls(w).flatMap((call) => {
     const target = callTarget(ctx, w, call, label);
     if (!target.ok || target.via === "label") return [];
@@ -314,7 +368,7 @@ const checkCrossNamespace: WorkloadCheck = (ctx, w) => {
         ];
       if (
         backup?.state === "found" &&
-        backup.value.uid === owner?.uid &&
+        (owner?.uid === undefined || backup.value.uid === owner.uid) &&
         backup.value.clusterName === target.name &&
         backup.value.clusterNamespace === target.namespace
       )
@@ -350,21 +404,23 @@ const checkStorage: WorkloadCheck = (_ctx, w) =>
  * The operator's published samples carry words to replace (v1.5 … 1.8): a literal
  * META_ADDRESS host (not $META_ADDRESS), s3://BUCKET, REGION, ACCESS_KEY, SECRET_KEY.
  */
-const PLACEHOLDER = /(^|[^$\w{])(META_ADDRESS|BUCKET|REGION|ACCESS_KEY|SECRET_KEY)(?!\w)/;
-const PLACEHOLDER_FLAGS = [
-  "meta",
-  "storage",
-  "s3.region",
-  "s3.endpoint",
-  "s3.access_key",
-  "s3.secret_key",
-] as const;
+const PLACEHOLDERS: Readonly<Record<string, RegExp>> = {
+  meta: /^META_ADDRESS(:\d+)?$/,
+  storage: /^(s3|gs):\/\/BUCKET(\/|$)/,
+  "s3.region": /^REGION$/,
+  "s3.endpoint": /^https?:\/\/([^/]*\.)?REGION(\.|\/|:|$)/,
+  "s3.access_key": /^ACCESS_KEY$/,
+  "s3.secret_key": /^SECRET_KEY$/,
+};
+const PLACEHOLDER_FLAGS = Object.keys(PLACEHOLDERS);
+const isPlaceholder = (name: string, value: string): boolean =>
+  PLACEHOLDERS[name]?.test(value) ?? false;
 
 const checkPlaceholders: WorkloadCheck = (_ctx, w) =>
   callsOf(w).flatMap((call) => {
     const left = PLACEHOLDER_FLAGS.filter((name) => {
       const value = flag(call.call, name);
-      return value?.resolved === true && PLACEHOLDER.test(value.text);
+      return value?.resolved === true && isPlaceholder(name, value.text);
     });
     if (left.length === 0) return [];
     return [
@@ -439,7 +495,7 @@ const checkPlaintextCredentials: WorkloadCheck = (_ctx, w) =>
   callsOf(w).flatMap((call) => {
     const plain = CREDENTIAL_FLAGS.filter((name) => {
       const value = flag(call.call, name);
-      return value?.resolved === true && value.text !== "" && !PLACEHOLDER.test(value.text);
+      return value?.resolved === true && value.text !== "" && !isPlaceholder(name, value.text);
     });
     if (plain.length === 0) return [];
     return [
@@ -548,7 +604,7 @@ const injectMetaAddress: WorkloadCheck = (ctx, w) => {
         !c.call.flags.has("meta") &&
         c.call.metaInsertion !== undefined &&
         c.call.strayItems.length === 0 &&
-        !(c.call.verb === "restore" && flagText(c.call, "mode") === "k8s"),
+        !(c.call.verb === "restore" && flagText(c.call, "mode")?.toLowerCase() === "k8s"),
     )
     .reverse();
   for (const call of missing) {
@@ -561,26 +617,39 @@ const injectMetaAddress: WorkloadCheck = (ctx, w) => {
   return findings;
 };
 
-/** A CronJob labelled on itself: its Jobs only carry the labels of its jobTemplate. */
+/**
+ * A Job or CronJob labelled on itself: what it makes (its Jobs, their Pods) carries only the
+ * labels of its templates, so the label is copied there.
+ */
 const copyClusterLabel: WorkloadCheck = (ctx, w) => {
-  if (w.kind.kind !== "CronJob") return [];
   const own = stringField(ctx.object, "metadata", "labels", CLUSTER_LABEL);
+  if (!own || !isDns1123Subdomain(own)) return [];
   const templates = w.kind.labelPaths.slice(1);
-  if (!own || templates.some((path) => stringField(ctx.object, ...path, CLUSTER_LABEL))) return [];
-  return [
+  const missing = templates.filter((path) => !stringField(ctx.object, ...path, CLUSTER_LABEL));
+  return missing.map((path) =>
     mutation(
-      `spec.jobTemplate.metadata.labels["${CLUSTER_LABEL}"]`,
-      `copied the CronJob's ${CLUSTER_LABEL} label, so the Jobs it makes name their cluster too`,
+      `${path.join(".")}["${CLUSTER_LABEL}"]`,
+      `copied the ${w.kind.kind}'s ${CLUSTER_LABEL} label, so what it makes names its cluster too`,
       (draft) => {
-        const jobTemplate = field(draft, "spec", "jobTemplate");
-        if (!isObject(jobTemplate)) throw new Error("jobTemplate vanished from the draft");
-        const metadata = isObject(jobTemplate.metadata) ? jobTemplate.metadata : {};
+        const metadata = ensureObject(draft, path.slice(0, -1));
         const labels = isObject(metadata.labels) ? metadata.labels : {};
-        jobTemplate.metadata = { ...metadata, labels: { ...labels, [CLUSTER_LABEL]: own } };
+        metadata.labels = { ...labels, [CLUSTER_LABEL]: own };
       },
     ),
-  ];
+  );
 };
+
+/** The object at `path` in the draft, made on the way when missing. */
+function ensureObject(draft: KubeObject, path: readonly string[]): JsonObject {
+  let current: JsonObject = draft;
+  for (const key of path) {
+    const next = current[key];
+    if (next !== undefined && !isObject(next)) throw new Error("a template is not an object");
+    if (next === undefined) current[key] = {};
+    current = current[key] as JsonObject;
+  }
+  return current;
+}
 
 interface WorkloadRuleSpec {
   readonly id: string;
@@ -628,6 +697,7 @@ const WORKLOAD_RULES: readonly WorkloadRuleSpec[] = [
   {
     id: "placeholders",
     description: "No placeholder from the published samples is left in the br-ent flags",
+    handWrittenOnly: true,
     check: checkPlaceholders,
   },
   {
@@ -648,6 +718,7 @@ const WORKLOAD_RULES: readonly WorkloadRuleSpec[] = [
   {
     id: "meta-matches-label",
     description: "--meta (or --cluster) names the same cluster as the cluster label",
+    handWrittenOnly: true,
     check: checkMetaMatchesLabel,
   },
   {
@@ -673,7 +744,7 @@ const WORKLOAD_RULES: readonly WorkloadRuleSpec[] = [
   },
   {
     id: "cluster-label",
-    description: "A CronJob's cluster label reaches the Jobs it makes",
+    description: "A Job's or CronJob's cluster label reaches the Jobs and Pods it makes",
     handWrittenOnly: true,
     completes: true,
     check: copyClusterLabel,
@@ -688,7 +759,9 @@ function workloadFamily(kind: WorkloadKind): RuleFamily {
     operations: kind.operations,
     secretsNeeded: () => [],
     nebulaBackupsNeeded: (object, namespace, config) =>
-      kind.kind === "Job" ? ownerToConfirm(object, namespace, config.clusterDomain) : [],
+      kind.kind === "Job" || kind.kind === "Pod"
+        ? ownerToConfirm(object, kind, namespace, config.clusterDomain)
+        : [],
     rules: WORKLOAD_RULES.map((spec) => ({
       id: `backup-job-${spec.id}`,
       description: spec.description,

@@ -95,6 +95,59 @@ describe("NebulaBackup (operator 1.8+)", () => {
   }
 });
 
+describe("containers a NebulaBackup adds to the operator's Job", () => {
+  it("admits a logging sidecar and a br-ent version init container", () => {
+    const withContainers = withFields(backup, {
+      "spec.initContainers": [
+        { name: "v", image: "vesoft/br-ent:v3.7.0", command: ["br-ent", "version"] },
+      ],
+      "spec.sidecarContainers": [
+        {
+          name: "log",
+          image: "fluent/fluent-bit:3",
+          args: ["-c", "/fluent-bit/etc/fluent-bit.conf"],
+        },
+      ],
+    });
+    assert.deepEqual(judge(withContainers).violated, []);
+  });
+
+  it("denies a sidecar that runs a backup of its own", () => {
+    const sidecar = withFields(backup, {
+      "spec.sidecarContainers": [
+        {
+          name: "ng-backup",
+          image: "vesoft/br-ent:v3.7.0",
+          command: [
+            "/bin/sh",
+            "-ecx",
+            "exec br-ent backup full --meta nebula-nobr-metad-0.nebula-nobr-metad-headless.nebula.svc.cluster.local:9559 --storage s3://b",
+          ],
+        },
+      ],
+    });
+    const verdicts = judge(sidecar);
+    assert.deepEqual(verdicts.violated, ["backup-containers"]);
+    assert.match(
+      verdicts.messages[0] ?? "",
+      /spec\.sidecarContainers\[0\]: runs a br-ent backup or restore of its own/,
+    );
+  });
+
+  it("denies an init container it cannot read, in a cron backup's template too", () => {
+    const hidden = withFields(cron, {
+      "spec.backupTemplate.initContainers": [
+        {
+          name: "i",
+          image: "vesoft/br-ent:v3.7.0",
+          command: ["sh", "-c", "eval br-ent backup full"],
+        },
+      ],
+    });
+    assert.deepEqual(judge(hidden).violated, ["backup-containers"]);
+  });
+});
+
 describe("NebulaBackup fields the operator accepts", () => {
   it("accepts an image from a registry with a port", () => {
     const verdicts = judge(

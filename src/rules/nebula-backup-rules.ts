@@ -1,6 +1,7 @@
-import { field } from "../kube/objects.js";
+import { field, type KubeObject } from "../kube/objects.js";
+import { readContainer } from "../workload/br-invocations.js";
 import { scheduleProblem } from "./cron-schedule.js";
-import { type Rule, type RuleFamily, violation } from "./rule.js";
+import { type Finding, type Rule, type RuleFamily, unverified, violation } from "./rule.js";
 import { BACKUP_FIELDS, CRON_BACKUP_FIELDS } from "./spec-fields.js";
 import {
   knownFieldsRule,
@@ -21,6 +22,56 @@ const BACKUP_OPTIONS: Omit<SpecRuleOptions, "layout" | "checkedOn"> = {
   immutableSpec: false,
 };
 
+/**
+ * The operator runs br-ent itself, in the container it builds (`ng-backup`); the init and
+ * sidecar containers a NebulaBackup adds to that Job must not run a backup or restore of
+ * their own, nor anything the webhook cannot read (they would reach the cluster unchecked
+ * until the Job itself is judged, and fail the backup there).
+ */
+function containersRule(specPath: readonly string[]): Rule {
+  const prefix = specPath.join(".");
+  return {
+    id: "backup-containers",
+    description:
+      "Init and sidecar containers of the operator's backup Job run no backup or restore of their own",
+    defaultMode: "enforce",
+    reads: (object: KubeObject) => [
+      field(object, ...specPath, "initContainers"),
+      field(object, ...specPath, "sidecarContainers"),
+    ],
+    evaluate: (ctx) => {
+      const findings: Finding[] = [];
+      for (const list of ["initContainers", "sidecarContainers"] as const) {
+        const containers = field(ctx.object, ...specPath, list);
+        if (!Array.isArray(containers)) continue;
+        containers.forEach((container, index) => {
+          const reading = readContainer(
+            container,
+            list === "initContainers" ? list : "containers",
+            index,
+          );
+          const path = `${prefix}.${list}[${index}]`;
+          if (reading.unreadable.length > 0)
+            findings.push(
+              unverified(
+                path,
+                `cannot tell what BR this container runs (${reading.unreadable.join("; ")})`,
+              ),
+            );
+          if (reading.invocations.some((call) => call.verb === "backup" || call.verb === "restore"))
+            findings.push(
+              violation(
+                path,
+                "runs a br-ent backup or restore of its own; the operator runs the backup itself, so remove it",
+              ),
+            );
+        });
+      }
+      return findings;
+    },
+  };
+}
+
 /** The operator's own backup object (1.8+): the same storage and cluster checks as restores. */
 export const nebulaBackupFamily: RuleFamily = {
   name: "NebulaBackup",
@@ -29,6 +80,7 @@ export const nebulaBackupFamily: RuleFamily = {
   secretsNeeded: specSecrets(BACKUP_LAYOUT, ["CREATE"]),
   rules: [
     knownFieldsRule("backup", BACKUP_FIELDS),
+    containersRule(["spec"]),
     ...specRules({ ...BACKUP_OPTIONS, layout: BACKUP_LAYOUT, checkedOn: ["CREATE"] }),
   ],
 };
@@ -58,6 +110,7 @@ export const nebulaCronBackupFamily: RuleFamily = {
     knownFieldsRule("backup", CRON_BACKUP_FIELDS),
     scheduleRule,
     maxReservedTimeRule,
+    containersRule(["spec", "backupTemplate"]),
     ...specRules({
       ...BACKUP_OPTIONS,
       layout: CRON_BACKUP_LAYOUT,

@@ -23,13 +23,12 @@ describe("what counts as BR", () => {
       "reg.example.com:5000/team/br-ent:v3.8.0",
       "br-ent",
       "vesoft/br-ent@sha256:abc",
+      "mirror.example/vesoft-br-ent:v3.7.0",
+      "vesoft/br-ent-tools:v1",
+      "vesoft/nebula-br:v3.6.0",
     ])
       assert.ok(imageRunsBrEnt(image), image);
-    for (const image of [
-      "vesoft/br-ent-tools:v1",
-      "br-ent.example.com/busybox:1",
-      "nebula-br-webhook:1",
-    ])
+    for (const image of ["br-ent.example.com/busybox:1", "nebula-br-webhook:1"])
       assert.ok(!imageRunsBrEnt(image), image);
   });
 

@@ -3,22 +3,24 @@ import {
   expandVariables,
   readShellScript,
   type ShellWord,
+  splitReferences,
   VAR_END,
-  VAR_START,
+  VAR_KUBELET,
   variablesIn,
 } from "./shell-script.js";
 
 /**
- * What runs BR in one container: every br-ent (or nebula-br) call in its command, args and
- * scripts, through the usual wrappers, or why the webhook cannot tell. This is the one model
- * of "BR in a pod spec" that every workload kind and the audit read.
+ * What runs BR in one container: every br-ent (or nebula-br) call in its command, args,
+ * scripts, lifecycle hooks and exec probes, through the usual wrappers, or why the webhook
+ * cannot tell. This is the one model of "BR in a pod spec" that every workload kind and the
+ * audit read.
  */
 
 export type ContainerList = "initContainers" | "containers" | "ephemeralContainers";
 
-/** Where an argv item sits in a container (`command[2]`, `args[0]`). */
+/** Where an argv item sits in a container (`command[2]`, `args[0]`, a hook's or probe's command). */
 export interface ArgvLocation {
-  readonly list: "command" | "args";
+  readonly list: "command" | "args" | "handler";
   readonly index: number;
 }
 
@@ -37,7 +39,7 @@ export type MetaInsertion =
   | { readonly form: "exec"; readonly at: ArgvLocation };
 
 export interface BrInvocation {
-  /** `shell`: inside an `sh -c` script; `exec`: the container's argv runs br-ent itself. */
+  /** `shell`: inside an `sh -c` script; `exec`: an argv runs br-ent itself. */
   readonly form: "shell" | "exec";
   /** The item that holds the call: the script, or the binary in the exec form. */
   readonly at: ArgvLocation;
@@ -52,6 +54,11 @@ export interface BrInvocation {
   readonly strayWords: readonly string[];
   /** Items after an `sh -c` script: the shell hands them to it as $0 $1 …, never to br-ent. */
   readonly strayItems: readonly string[];
+  /**
+   * Unquoted variables in the call that the shell may split into more words (an unknown
+   * value, or one with blanks): `--storage $S` with S="s3://b --meta other" adds a flag.
+   */
+  readonly splitVariables: readonly string[];
   /** Where `--meta` can be added, when the webhook can write it there exactly. */
   readonly metaInsertion: MetaInsertion | undefined;
 }
@@ -59,9 +66,9 @@ export interface BrInvocation {
 export interface ContainerReading {
   readonly list: ContainerList;
   readonly index: number;
-  /** The image is br-ent's: its entrypoint, and anything it runs, may be BR. */
+  /** The image is br-ent's (or the pod mounts one): its entrypoint, and anything it runs, may be BR. */
   readonly brImage: boolean;
-  /** Something in the container names br-ent or nebula-br (image, command, args, env). */
+  /** Something in the container names br-ent or nebula-br (image, command, args, env, hooks, probes). */
   readonly mentionsBr: boolean;
   readonly invocations: readonly BrInvocation[];
   /** Why the webhook cannot tell what BR this container runs (empty when it can). */
@@ -70,29 +77,49 @@ export interface ContainerReading {
   readonly env: ReadonlyMap<string, string | undefined>;
 }
 
+/** What the whole pod offers its containers. */
+export interface PodContext {
+  /** A volume of the pod is a br-ent image (an image volume): any container may run it. */
+  readonly brVolume: boolean;
+}
+
 /** br-ent, nebula-br (its older name) and release binaries such as br-ent-3.7.0-linux-amd64. */
-const BR_BINARY = /^(br-ent|nebula-br)(-v?\d[\w.-]*)?$/;
-/** Our own tools (nebula-br-webhook) or a bucket named nebula-br-test are not BR. */
-const BR_MENTION = /(^|[^\w-])(br-ent|nebula-br)(-v?\d[\w.-]*)?(?![\w-])/;
+const BR_BINARY = /^(br-ent|nebula-br)(-v?\d+\.\d+[\w.-]*)?$/;
+/**
+ * Our own tools (nebula-br-webhook), a cluster nebula-br-1, a bucket nebula-br-test or a log
+ * file br-ent.log are not BR.
+ */
+const BR_MENTION = /(^|[^\w-])(br-ent|nebula-br)(-v?\d+\.\d+[\w.-]*)?(?![\w.-])/;
 
 export const isBrBinary = (word: string): boolean => BR_BINARY.test(basename(word));
 export const mentionsBrBinary = (text: string): boolean => BR_MENTION.test(text);
 
+/**
+ * Images that ship br-ent: `vesoft/br-ent`, mirrors such as `team/vesoft-br-ent`, tools
+ * images with br-ent in their name, and the older `vesoft/nebula-br`. Not our own
+ * `nebula-br-webhook`.
+ */
 export function imageRunsBrEnt(image: unknown): boolean {
   if (typeof image !== "string") return false;
   const withoutDigest = image.split("@")[0] ?? "";
-  const lastSegment = withoutDigest.split("/").pop() ?? "";
-  return lastSegment.split(":")[0] === "br-ent";
+  const name = (withoutDigest.split("/").pop() ?? "").split(":")[0]?.toLowerCase() ?? "";
+  return name.includes("br-ent") || name === "nebula-br" || /^nebula-br[-_.]v?\d/.test(name);
 }
 
 const basename = (word: string): string => word.slice(word.lastIndexOf("/") + 1);
 
 const SHELLS = new Set(["sh", "bash", "ash", "dash", "zsh", "ksh", "mksh"]);
 
-/** Programs that cannot run BR, whatever their arguments say (echo "starting br-ent"…). */
+/** Programs that only print: what their arguments say ("starting br-ent …") runs nothing. */
+const PRINTERS = new Set(["echo", "printf"]);
+
+/**
+ * Programs that cannot run BR. Their arguments still must not name the binary (cat of
+ * br-ent into a file copies it), and in the br-ent image not hide it (a pattern or unknown
+ * variable could name it).
+ */
 const HARMLESS = new Set([
-  "echo",
-  "printf",
+  ...PRINTERS,
   "sleep",
   "true",
   "false",
@@ -106,7 +133,6 @@ const HARMLESS = new Set([
   "set",
   "exit",
   "wait",
-  "export",
   "unset",
   "umask",
   "ulimit",
@@ -161,9 +187,52 @@ const OPAQUE = new Set([
   "watch",
   "find",
   "parallel",
+  "let",
+  "getopts",
+  "coproc",
+  "hash",
+  "enable",
 ]);
 
-/** Flags of br-ent that take no value. */
+/** Builtins that assign variables from input the webhook cannot see. */
+const READERS = new Set(["read", "readarray", "mapfile"]);
+
+/** Variables that change which program runs or what a shell does before the command. */
+const STEERING_VARIABLES = new Set([
+  "PATH",
+  "IFS",
+  "BASH_ENV",
+  "ENV",
+  "PS4",
+  "PROMPT_COMMAND",
+  "SHELLOPTS",
+  "BASHOPTS",
+  "CDPATH",
+  "LD_PRELOAD",
+  "LD_LIBRARY_PATH",
+  "LD_AUDIT",
+]);
+const isSteering = (name: string): boolean =>
+  STEERING_VARIABLES.has(name) || name.startsWith("BASH_FUNC_");
+
+/** Where programs live: a volume mounted here can replace /bin/sh or br-ent itself. */
+const PROGRAM_DIRS = [
+  "/bin",
+  "/sbin",
+  "/usr",
+  "/lib",
+  "/lib64",
+  "/usr/bin",
+  "/usr/sbin",
+  "/usr/lib",
+  "/usr/lib64",
+  "/usr/local",
+  "/usr/local/bin",
+  "/usr/local/sbin",
+  "/etc/ld.so.preload",
+];
+
+/** Flags of br-ent that take no value: every other flag takes the next word, as pflag does. */
 const BOOLEAN_FLAGS = new Set(["enable-ssl", "insecure-skip-verify", "debug"]);
 
 /** Dashes that look like "-" in a document but are other characters to br-ent. */
@@ -174,6 +243,8 @@ interface Word {
   /** Text with unknown variables marked (see shell-script.ts). */
   readonly text: string;
   readonly glob: boolean;
+  /** A redirection target: a file the command touches, not an argument. */
+  readonly redirect?: boolean;
   /** For exec-form words: the argv item. */
   readonly item?: ArgvLocation;
   /** The item reads as written: the kubelet's $(VAR) expansion changed nothing in it. */
@@ -195,15 +266,21 @@ export function readContainer(
   container: unknown,
   list: ContainerList,
   index: number,
+  pod: PodContext = { brVolume: false },
 ): ContainerReading {
   const image = isObject(container) ? container.image : undefined;
-  const brImage = imageRunsBrEnt(image);
-  const env = literalEnv(container);
+  const brImage = imageRunsBrEnt(image) || pod.brVolume;
+  const hasEnvFrom = Array.isArray(field(container, "envFrom"));
+  const env = literalEnv(container, hasEnvFrom);
   const command = stringList(field(container, "command"));
   const args = stringList(field(container, "args"));
-  const raw = [...command, ...args];
+  const handlers = handlerCommands(container);
+  const raw = [...command, ...args, ...handlers.flat()];
+  // No command and args that start like br-ent's: the entrypoint may well be br-ent.
+  const brArgs = command.length === 0 && ["backup", "restore"].includes(args[0] ?? "");
   const mentionsBr =
     brImage ||
+    brArgs ||
     raw.some(mentionsBrBinary) ||
     [...env.values()].some((v) => v !== undefined && mentionsBrBinary(v));
   const reader: Reader = { relevant: mentionsBr, brImage, invocations: [], unreadable: [] };
@@ -217,33 +294,84 @@ export function readContainer(
     env,
   });
   if (!mentionsBr) return reading();
-  if (raw.some((item) => item.includes(VAR_START) || item.includes(VAR_END))) {
+  if (raw.some((item) => /[\uE000-\uE003]/.test(item))) {
     reader.unreadable.push("its command holds characters from Unicode's private use area");
     return reading();
   }
+  readEnvironment(container, env, hasEnvFrom, reader);
   const location = (i: number): ArgvLocation =>
     i < command.length
       ? { list: "command", index: i }
       : { list: "args", index: i - command.length };
-  const words: Word[] = raw.map((item, i) => {
-    const text = kubernetesExpand(item, env);
+  const words: Word[] = [...command, ...args].map((item, i) => {
+    const text = kubernetesExpand(item, env, hasEnvFrom);
     return { text, glob: false, item: location(i), exact: text === item };
   });
-  if (command.length === 0 && brImage) {
+  if (command.length === 0 && (brImage || brArgs)) {
     // No command: the image's entrypoint, br-ent, gets the args (unless they start a shell).
     const first = words[0]?.text ?? "";
     if (!SHELLS.has(basename(first)) && !first.startsWith("/"))
       words.unshift({ text: "br-ent", glob: false });
   }
-  if (words.length === 0) return reading();
-  readCommand(words, variablesFrom(env), reader, "exec", true);
+  if (words.length > 0) readCommand(words, new Map(env), reader, "exec", true, false);
+  // Lifecycle hooks and exec probes run commands in the container too (no entrypoint there).
+  for (const [i, handler] of handlers.entries()) {
+    const handlerWords = handler.map((item) => ({
+      text: kubernetesExpand(item, env, hasEnvFrom),
+      glob: false,
+      item: { list: "handler" as const, index: i },
+    }));
+    if (handlerWords.length > 0)
+      readCommand(handlerWords, new Map(env), reader, "exec", false, false);
+  }
   return reading();
+}
+
+/** What in the container's environment could change what runs. */
+function readEnvironment(
+  container: unknown,
+  env: ReadonlyMap<string, string | undefined>,
+  hasEnvFrom: boolean,
+  reader: Reader,
+): void {
+  if (hasEnvFrom)
+    reader.unreadable.push(
+      "envFrom can set variables that change what runs (PATH, LD_PRELOAD, BASH_ENV); list its env one by one",
+    );
+  if ([...env.keys()].some(isSteering))
+    reader.unreadable.push(
+      "its env sets a variable that changes which program runs or what a shell does first (PATH, IFS, BASH_ENV, LD_PRELOAD …)",
+    );
+  const mounts = field(container, "volumeMounts");
+  if (
+    Array.isArray(mounts) &&
+    mounts.some((mount) => {
+      const path = String(field(mount, "mountPath") ?? "").replace(/\/+$/, "") || "/";
+      return path === "/" || PROGRAM_DIRS.some((dir) => path === dir || path.startsWith(`${dir}/`));
+    })
+  )
+    reader.unreadable.push(
+      "a volume is mounted over the directories programs run from, so it could replace /bin/sh or br-ent",
+    );
+}
+
+/** Commands of lifecycle hooks and exec probes. */
+function handlerCommands(container: unknown): string[][] {
+  const handlers = [
+    field(container, "lifecycle", "postStart", "exec", "command"),
+    field(container, "lifecycle", "preStop", "exec", "command"),
+    field(container, "livenessProbe", "exec", "command"),
+    field(container, "readinessProbe", "exec", "command"),
+    field(container, "startupProbe", "exec", "command"),
+  ];
+  return handlers.map(stringList).filter((command) => command.length > 0);
 }
 
 /**
  * Follows one simple command through wrappers and shells to the program it runs.
  * `topLevel` is true for the container's argv and the words of its own `sh -c` script, whose
- * positions in the object are known (for the --meta mutation).
+ * positions in the object are known (for the --meta mutation). `conditional`: the command may
+ * not run, or runs in a subshell, so its assignments are unknown afterwards.
  */
 function readCommand(
   words: readonly Word[],
@@ -251,30 +379,45 @@ function readCommand(
   reader: Reader,
   form: "exec" | "shell",
   topLevel: boolean,
+  conditional: boolean,
 ): void {
-  let rest = [...words];
+  let rest = words.filter((w) => !w.redirect);
   const env = new Map(variables);
   const unreadable = (reason: string) => {
     if (reader.relevant) reader.unreadable.push(reason);
   };
-  // Assignments before the command set its environment; alone they set shell variables.
+  const redirects = words.filter((w) => w.redirect);
+  if (redirects.some((w) => mentionsBrBinary(expandedOrRaw(w, env)))) {
+    unreadable("it writes to or reads from the br-ent binary with a redirection");
+    return;
+  }
+  let inCompound = conditional;
   if (form === "shell") {
-    while (rest[0] && /^[A-Za-z_][A-Za-z0-9_]*=/.test(rest[0].text)) {
+    while (rest[0] && !rest[0].glob && PREFIX_KEYWORDS.has(rest[0].text)) {
+      inCompound = true;
+      rest = rest.slice(1);
+    }
+    // Assignments before a command set its environment; alone they set shell variables.
+    while (rest[0] && isAssignment(rest[0].text)) {
       const [name, value] = splitAssignment(rest[0].text);
-      env.set(name, expand(value, env));
+      if (isSteering(name)) {
+        unreadable(`its script sets ${name}, which changes what runs`);
+        return;
+      }
+      env.set(name, expandAssigned(value, env));
       rest = rest.slice(1);
     }
     if (rest.length === 0) {
-      for (const [name, value] of env) variables.set(name, value);
+      for (const [name, value] of env)
+        if (variables.get(name) !== value) variables.set(name, inCompound ? undefined : value);
       return;
     }
   }
   for (let guard = 0; rest.length > 0 && guard < 64; guard++) {
     const first = rest[0] as Word;
     const program = expand(first.text, env);
-    if (program === undefined || first.glob || program.includes("$")) {
-      if (rest.some((w) => mentionsBrBinary(w.text)) || reader.relevant)
-        unreadable("it runs a command named by a variable or a file pattern");
+    if (program === undefined || first.glob || /\s/.test(program) || program.includes("$")) {
+      unreadable("it runs a command named by a variable or a file pattern");
       return;
     }
     const name = basename(program);
@@ -292,13 +435,36 @@ function readCommand(
     }
     if (name === "export" || name === "readonly" || name === "declare" || name === "local") {
       for (const word of rest.slice(1)) {
-        if (!/^[A-Za-z_][A-Za-z0-9_]*=/.test(word.text)) continue;
+        if (!isAssignment(word.text)) continue;
         const [variable, value] = splitAssignment(word.text);
-        variables.set(variable, expand(value, env));
+        if (isSteering(variable)) {
+          unreadable(`its script sets ${variable}, which changes what runs`);
+          return;
+        }
+        variables.set(variable, inCompound ? undefined : expandAssigned(value, env));
       }
       return;
     }
-    if (HARMLESS.has(name)) return;
+    if (READERS.has(name) || (name === "printf" && rest.some((w) => w.text === "-v"))) {
+      // read VAR, printf -v VAR: values the webhook cannot see.
+      for (const word of rest.slice(1))
+        if (/^[A-Za-z_][A-Za-z0-9_]*$/.test(word.text)) variables.set(word.text, undefined);
+      return;
+    }
+    if (HARMLESS.has(name)) {
+      const args = rest.slice(1);
+      if (!PRINTERS.has(name) && args.some((w) => mentionsBrBinary(expandedOrRaw(w, env))))
+        unreadable("it passes br-ent to another program (a copy of it cannot be read)");
+      else if (
+        reader.brImage &&
+        !PRINTERS.has(name) &&
+        args.some((w) => w.glob || expand(w.text, env) === undefined)
+      )
+        unreadable(
+          "in the br-ent image it passes a file pattern or an unknown variable to a program, which could copy br-ent",
+        );
+      return;
+    }
     const unwrapped = unwrap(name, rest, env);
     if (unwrapped === "opaque") {
       unreadable(`it runs ${name} in a way the webhook cannot read`);
@@ -312,7 +478,7 @@ function readCommand(
       readShell(rest.slice(1), env, reader, topLevel && form === "exec");
       return;
     }
-    if (rest.some((w) => mentionsBrBinary(w.text)))
+    if (rest.some((w) => mentionsBrBinary(expandedOrRaw(w, env))))
       unreadable(
         "it passes br-ent to another program (a copy, a link or an interpreter of it cannot be read)",
       );
@@ -354,11 +520,17 @@ function unwrap(
     case "nice":
     case "ionice":
     case "stdbuf":
-    case "chrt":
-    case "taskset":
       dropOptions(new Set(["-n", "-c", "-p", "-i", "-o", "-e"]));
-      if (name === "chrt" || name === "taskset") rest = rest.slice(1); // priority or mask
       return rest;
+    case "chrt":
+      dropOptions(new Set());
+      return rest.slice(1); // the priority
+    case "taskset": {
+      // taskset MASK cmd, or taskset -c LIST cmd: the list is the -c option's value.
+      const listed = rest[0]?.text === "-c" || rest[0]?.text === "--cpu-list";
+      dropOptions(new Set(["-c", "--cpu-list"]));
+      return listed ? rest : rest.slice(1);
+    }
     case "timeout":
       dropOptions(new Set(["-s", "-k", "--signal", "--kill-after"]));
       return rest.slice(1); // the duration
@@ -375,7 +547,7 @@ function unwrap(
     case "env": {
       while (rest.length > 0) {
         const word = text(0);
-        if (word === "-S" || word.startsWith("--split-string") || word.startsWith("-S"))
+        if (word === "-S" || word.startsWith("--split-string") || /^-[^-]*S/.test(word))
           return "opaque";
         if (word === "-u" || word === "-C" || word === "--unset" || word === "--chdir") {
           rest = rest.slice(2);
@@ -384,9 +556,10 @@ function unwrap(
           break;
         } else if (word.startsWith("-")) {
           rest = rest.slice(1);
-        } else if (/^[A-Za-z_][A-Za-z0-9_]*=/.test(word)) {
+        } else if (isAssignment(word)) {
           const [variable, value] = splitAssignment(word);
-          env.set(variable, expand(value, env));
+          if (isSteering(variable)) return "opaque";
+          env.set(variable, expandAssigned(value, env));
           rest = rest.slice(1);
         } else break;
       }
@@ -405,6 +578,7 @@ function readShell(
   itemsKnown: boolean,
 ): void {
   let command = false;
+  let interactive = false;
   let i = 0;
   for (; i < words.length; i++) {
     const option = words[i]?.text ?? "";
@@ -418,12 +592,24 @@ function readShell(
       continue;
     }
     if (!option.startsWith("--") && option.slice(1).includes("c")) command = true;
+    if (!option.startsWith("--") && option.slice(1).includes("i")) interactive = true;
   }
   const script = words[i];
   if (!command || !script) {
     if (reader.relevant)
       reader.unreadable.push(
         "it runs a shell on a script file or standard input, which the webhook cannot read; put the script in the command with sh -c",
+      );
+    return;
+  }
+  if (interactive && reader.relevant) {
+    reader.unreadable.push("an interactive shell (-i) runs start-up files first");
+    return;
+  }
+  if (script.text.includes(VAR_KUBELET)) {
+    if (reader.relevant)
+      reader.unreadable.push(
+        "the kubelet writes a $(VAR) value the webhook cannot see into the script itself; use $VAR inside the script instead",
       );
     return;
   }
@@ -442,11 +628,11 @@ function readShell(
   // Positional parameters ($0, $1, "$@") come from those items: the webhook does not follow them.
   const variables = new Map(env);
   const before = reader.invocations.length;
-  for (const shellWords of parsed.commands) {
-    const commandWords = shellWords.map((w) =>
+  for (const shellCommand of parsed.commands) {
+    const commandWords = shellCommand.words.map((w) =>
       scriptWord(w, itemsKnown && script.exact ? script.item : undefined),
     );
-    readCommand(commandWords, variables, reader, "shell", itemsKnown);
+    readCommand(commandWords, variables, reader, "shell", itemsKnown, shellCommand.conditional);
   }
   if (strayItems.length > 0) {
     for (let k = before; k < reader.invocations.length; k++) {
@@ -460,11 +646,12 @@ function scriptWord(word: ShellWord, item: ArgvLocation | undefined): Word {
   return {
     text: word.text,
     glob: word.glob,
+    redirect: word.redirect,
     scriptEnd: item ? { at: item, offset: word.end } : undefined,
   };
 }
 
-/** Reads `br-ent <verb> <mode> --flag value …`. */
+/** Reads `br-ent <verb> <mode> --flag value …` as pflag does. */
 function brCall(
   words: readonly Word[],
   binary: Word,
@@ -475,19 +662,25 @@ function brCall(
   const positional: Word[] = [];
   const flags = new Map<string, FlagValue | true>();
   const strayWords: string[] = [];
-  const value = (word: Word): FlagValue => {
-    const expanded = expand(word.text, env);
+  const splitVariables = new Set<string>();
+  const value = (word: Word, text = word.text): FlagValue => {
+    const expanded = expand(text, env);
     return expanded === undefined
       ? {
-          text: showVariables(word.text),
+          text: showVariables(text),
           resolved: false,
-          unknownVariables: variablesIn(word.text).filter((name) => env.get(name) === undefined),
+          unknownVariables: variablesIn(text).filter((name) => env.get(name) === undefined),
         }
       : { text: expanded, resolved: !word.glob, unknownVariables: [] };
   };
+  for (const word of words) {
+    for (const name of splitReferences(word.text, env)) splitVariables.add(name);
+    if (word.glob) strayWords.push("a file pattern or brace expansion");
+  }
   for (let i = 0; i < words.length; i++) {
     const word = words[i] as Word;
-    const text = word.text;
+    // Known variables are part of the word as br-ent gets it ($F with F="--meta=x" is a flag).
+    const text = expand(word.text, env) ?? word.text;
     if (text === "-" || text === "--") {
       strayWords.push(`a lone "${text}"`);
       continue;
@@ -496,23 +689,24 @@ function brCall(
       strayWords.push("a word that starts with a typographic dash instead of -");
       continue;
     }
-    if (!/^--?[A-Za-z]/.test(text)) {
+    if (!/^--?[A-Za-z\uE000\uE002\uE003]/.test(text)) {
       positional.push(word);
       continue;
     }
-    const name = text.replace(/^-+/, "");
-    const eq = name.indexOf("=");
+    const body = text.replace(/^-+/, "");
+    const eq = body.indexOf("=");
+    const name = eq >= 0 ? body.slice(0, eq) : body;
+    if (/[\uE000-\uE003]/.test(name)) {
+      strayWords.push("a flag whose name comes from a variable");
+      continue;
+    }
     if (eq >= 0) {
-      flags.set(name.slice(0, eq), value({ ...word, text: name.slice(eq + 1) }));
+      flags.set(name, value(word, body.slice(eq + 1)));
       continue;
     }
     const next = words[i + 1];
-    if (
-      next !== undefined &&
-      !BOOLEAN_FLAGS.has(name) &&
-      !next.text.startsWith("-") &&
-      !TYPOGRAPHIC_DASH.test(next.text)
-    ) {
+    if (next !== undefined && !BOOLEAN_FLAGS.has(name)) {
+      // pflag gives a flag the next word as its value, whatever it starts with.
       flags.set(name, value(next));
       i++;
     } else {
@@ -522,25 +716,26 @@ function brCall(
   for (const _extra of positional.slice(2))
     strayWords.push("a word that is neither a flag nor its value");
   const verbWord = positional[0];
-  const last = positional[1] ?? verbWord;
+  const modeWord = positional[1];
   const verb = verbWord ? expand(verbWord.text, env) : undefined;
-  const mode = positional[1] ? expand(positional[1].text, env) : undefined;
+  const mode = modeWord ? expand(modeWord.text, env) : undefined;
   const verbUnknown =
     (verbWord !== undefined && (verb === undefined || verbWord.glob)) ||
-    (positional[1] !== undefined && (mode === undefined || positional[1].glob));
+    (modeWord !== undefined && (mode === undefined || modeWord.glob));
   return {
-    verbUnknown,
     form,
     at:
       form === "exec"
         ? (binary.item ?? { list: "args", index: 0 })
         : (binary.scriptEnd?.at ?? { list: "command", index: 0 }),
     verb,
+    verbUnknown,
     mode,
     flags,
     strayWords,
     strayItems: [],
-    metaInsertion: topLevel ? insertionAfter(last) : undefined,
+    splitVariables: [...splitVariables],
+    metaInsertion: topLevel ? insertionAfter(modeWord ?? verbWord) : undefined,
   };
 }
 
@@ -553,26 +748,31 @@ function insertionAfter(word: Word | undefined): MetaInsertion | undefined {
 
 /** Flag values for messages and checks: unknown variables as `$NAME`. */
 function showVariables(text: string): string {
-  let shown = text;
-  for (const name of variablesIn(text))
-    shown = shown.replace(`${VAR_START}${name}${VAR_END}`, `$${name}`);
-  return shown;
+  return text.replace(/[\uE000\uE002\uE003]([^\uE001]*)\uE001/g, (_w, name: string) => `$${name}`);
 }
 
 function expand(text: string, env: ReadonlyMap<string, string | undefined>): string | undefined {
   return expandVariables(text, env);
 }
 
+/** A word as it would run, or as written when it depends on something unknown. */
+function expandedOrRaw(word: Word, env: ReadonlyMap<string, string | undefined>): string {
+  return expand(word.text, env) ?? showVariables(word.text);
+}
+
+/** An assignment's value: no word splitting happens there, so references are plain values. */
+function expandAssigned(
+  value: string,
+  env: ReadonlyMap<string, string | undefined>,
+): string | undefined {
+  return expandVariables(value, env);
+}
+
+const isAssignment = (text: string): boolean => /^[A-Za-z_][A-Za-z0-9_]*=/.test(text);
+
 function splitAssignment(text: string): [string, string] {
   const eq = text.indexOf("=");
   return [text.slice(0, eq), text.slice(eq + 1)];
-}
-
-/** Variables a shell in the container starts with: the container's env. */
-function variablesFrom(
-  env: ReadonlyMap<string, string | undefined>,
-): Map<string, string | undefined> {
-  return new Map(env);
 }
 
 /** A command or args list; one with a non-string item is not one the API server would store. */
@@ -584,7 +784,7 @@ function stringList(value: unknown): string[] {
  * The container's env as the kubelet sets it: literal values (with `$(VAR)` references to
  * earlier entries expanded), and valueFrom entries as unknown.
  */
-function literalEnv(container: unknown): Map<string, string | undefined> {
+function literalEnv(container: unknown, hasEnvFrom: boolean): Map<string, string | undefined> {
   const env = new Map<string, string | undefined>();
   const list = field(container, "env");
   if (!Array.isArray(list)) return env;
@@ -593,8 +793,8 @@ function literalEnv(container: unknown): Map<string, string | undefined> {
     if (typeof name !== "string") continue;
     const value = field(item, "value");
     if (typeof value === "string") {
-      const expanded = kubernetesExpand(value, env);
-      env.set(name, expanded.includes(VAR_START) ? undefined : expanded);
+      const expanded = kubernetesExpand(value, env, hasEnvFrom);
+      env.set(name, /[\uE000-\uE003]/.test(expanded) ? undefined : expanded);
     } else env.set(name, undefined);
   }
   return env;
@@ -602,20 +802,22 @@ function literalEnv(container: unknown): Map<string, string | undefined> {
 
 /**
  * The kubelet's own expansion of `$(VAR)` in command, args and env values, before any shell:
- * a known literal is substituted, a valueFrom one becomes an unknown variable, an undefined
- * one stays as written, and `$$` is a literal `$`.
+ * a known literal is substituted, an unknown one (valueFrom, or anything envFrom may define)
+ * is marked, an undefined one stays as written, and `$$` is a literal `$`.
  */
 export function kubernetesExpand(
   text: string,
   env: ReadonlyMap<string, string | undefined>,
+  hasEnvFrom = false,
 ): string {
   return text.replace(
     /\$\$|\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)/g,
     (whole, name: string | undefined) => {
       if (whole === "$$") return "$";
-      if (name === undefined || !env.has(name)) return whole;
+      if (name === undefined) return whole;
+      if (!env.has(name)) return hasEnvFrom ? `${VAR_KUBELET}${name}${VAR_END}` : whole;
       const value = env.get(name);
-      return value ?? `${VAR_START}${name}${VAR_END}`;
+      return value ?? `${VAR_KUBELET}${name}${VAR_END}`;
     },
   );
 }

@@ -1,5 +1,11 @@
 import { field, type KubeObject } from "../kube/objects.js";
-import { type ContainerList, type ContainerReading, readContainer } from "./br-invocations.js";
+import {
+  type ContainerList,
+  type ContainerReading,
+  imageRunsBrEnt,
+  type PodContext,
+  readContainer,
+} from "./br-invocations.js";
 import type { WorkloadKind } from "./workload-kinds.js";
 
 /** Every container of a pod spec runs: init containers first, then the rest. */
@@ -25,18 +31,29 @@ export function readBrWorkload(object: KubeObject, kind: WorkloadKind): BrWorklo
   const cached = readings.get(object);
   if (cached?.kind === kind) return cached;
   const podSpec = field(object, ...kind.podSpecPath);
+  const pod = podContext(podSpec);
   const containers: ContainerReading[] = [];
   for (const list of CONTAINER_LISTS) {
     const items = field(podSpec, list);
     if (!Array.isArray(items)) continue;
     items.forEach((container, index) => {
-      const reading = readContainer(container, list, index);
+      const reading = readContainer(container, list, index, pod);
       if (reading.mentionsBr) containers.push(reading);
     });
   }
   const workload = { kind, podPath: kind.podSpecPath.join("."), containers };
   readings.set(object, workload);
   return workload;
+}
+
+/** What the pod offers every container: an image volume of br-ent puts the binary in reach. */
+export function podContext(podSpec: unknown): PodContext {
+  const volumes = field(podSpec, "volumes");
+  return {
+    brVolume:
+      Array.isArray(volumes) &&
+      volumes.some((volume) => imageRunsBrEnt(field(volume, "image", "reference"))),
+  };
 }
 
 /** The workload runs, or may run, BR: the webhook guards it. */

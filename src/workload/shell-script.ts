@@ -6,21 +6,37 @@
  * the caller decides whether that matters. It never throws.
  */
 
-/** Marks a variable reference inside a word: VAR_START + name + VAR_END. */
+/**
+ * Marks a variable reference inside a word: VAR_START + name + VAR_END when it is inside
+ * double quotes, VAR_SPLIT + name + VAR_END when it is not (the shell then splits its value
+ * into words and expands patterns in it).
+ */
 export const VAR_START = "\uE000";
 export const VAR_END = "\uE001";
+export const VAR_SPLIT = "\uE002";
+/** A `$(VAR)` the kubelet expands before the program starts, to a value the webhook cannot see. */
+export const VAR_KUBELET = "\uE003";
 
 export interface ShellWord {
   /** The word after quote removal, with variable references marked. */
   readonly text: string;
   /** Offset in the script just past the word's last character. */
   readonly end: number;
-  /** An unquoted `*`, `?` or `[`: the shell would expand it to file names. */
+  /** An unquoted `*`, `?`, `[` or `{`: the shell would expand it to file names or words. */
   readonly glob: boolean;
+  /** The target of a redirection (`> file`): not an argument, but a file the command touches. */
+  readonly redirect: boolean;
 }
 
 /** Words of one simple command, between separators (`;`, `&&`, `|`, newline, …). */
-export type ShellCommand = readonly ShellWord[];
+export interface ShellCommand {
+  readonly words: readonly ShellWord[];
+  /**
+   * It may not run, or runs in a subshell, so what it assigns is not known afterwards:
+   * after `&&`, `||` or `|`, before `|` or `&`, or inside parentheses.
+   */
+  readonly conditional: boolean;
+}
 
 export type ScriptReading =
   | { readonly ok: true; readonly commands: readonly ShellCommand[] }
@@ -35,25 +51,36 @@ const SPECIAL_PARAMETER = /^[0-9@*#?$!-]/;
 export function readShellScript(script: string): ScriptReading {
   // Variable marks may already be in the script: the kubelet's $(VAR) of an unknown value.
   if (script.length > MAX_SCRIPT) return { ok: false, reason: "the script is too long to read" };
-  const commands: ShellWord[][] = [];
+  const commands: ShellCommand[] = [];
   let current: ShellWord[] = [];
   let word: string | undefined;
   let glob = false;
   let quotedPart = false;
-  let skipNextWord = false; // the target of a redirection
+  let redirectTarget = false; // the next word is the target of a redirection
+  let afterOperator = ""; // the operator before the current command
+  let depth = 0; // parentheses
   const fail = (reason: string): ScriptReading => ({ ok: false, reason });
 
   const endWord = (at: number) => {
     if (word === undefined) return;
-    if (skipNextWord) skipNextWord = false;
-    else current.push({ text: word, end: at, glob });
+    // A lone { or } groups commands, [ and [[ test: anywhere else these may expand.
+    const isGroup = !quotedPart && ["{", "}", "[", "[[", "]", "]]"].includes(word);
+    current.push({ text: word, end: at, glob: glob && !isGroup, redirect: redirectTarget });
+    redirectTarget = false;
     word = undefined;
     glob = false;
     quotedPart = false;
   };
-  const endCommand = () => {
-    if (current.length > 0) commands.push(current);
+  const endCommand = (nextOperator: string) => {
+    if (current.length > 0) {
+      const conditional =
+        depth > 0 ||
+        ["&&", "||", "|", "|&"].includes(afterOperator) ||
+        ["|", "|&", "&"].includes(nextOperator);
+      commands.push({ words: current, conditional });
+    }
     current = [];
+    afterOperator = nextOperator;
   };
   const append = (text: string) => {
     word = (word ?? "") + text;
@@ -63,13 +90,14 @@ export function readShellScript(script: string): ScriptReading {
   while (i < script.length) {
     const c = script[i] as string;
     const rest = script.slice(i);
-    if (c === " " || c === "\t" || c === "\r") {
+    // Only space, tab and newline separate words: a carriage return is part of a word to sh.
+    if (c === " " || c === "\t") {
       endWord(i);
       i++;
     } else if (c === "\n") {
       endWord(i);
-      if (skipNextWord) return fail("a redirection has no target");
-      endCommand();
+      if (redirectTarget) return fail("a redirection has no target");
+      endCommand(";");
       i++;
     } else if (c === "#" && word === undefined) {
       const newline = script.indexOf("\n", i);
@@ -94,7 +122,7 @@ export function readShellScript(script: string): ScriptReading {
         i += 2;
       }
     } else if (c === "$") {
-      const read = readDollar(script, i);
+      const read = readDollar(script, i, false);
       if (!read.ok) return read;
       append(read.text);
       i = read.next;
@@ -108,32 +136,40 @@ export function readShellScript(script: string): ScriptReading {
       // A file descriptor number right before the operator belongs to it (2>&1).
       if (word !== undefined && /^\d+$/.test(word) && !quotedPart) word = undefined;
       else endWord(i);
-      if (skipNextWord) return fail("a redirection has no target");
-      const operator = rest.match(/^(>>|>&|<&|>\||<>|>|<)/)?.[0] ?? c;
+      if (redirectTarget) return fail("a redirection has no target");
+      const operator = rest.match(/^(>>|>&|<&|>\||<>|&>|>|<)/)?.[0] ?? c;
       i += operator.length;
-      skipNextWord = true;
+      redirectTarget = true;
     } else if (rest.startsWith(";;")) {
       return fail("it uses case");
+    } else if (rest.startsWith("&>")) {
+      endWord(i);
+      if (redirectTarget) return fail("a redirection has no target");
+      i += rest.startsWith("&>>") ? 3 : 2;
+      redirectTarget = true;
     } else if (c === ";" || c === "&" || c === "|" || c === "(" || c === ")") {
       if (c === "(" && (word !== undefined || current.length > 0))
         return fail("it defines a function or uses ( inside a command");
       endWord(i);
-      if (skipNextWord) return fail("a redirection has no target");
-      endCommand();
-      i += rest.startsWith("&&") || rest.startsWith("||") || rest.startsWith("|&") ? 2 : 1;
+      if (redirectTarget) return fail("a redirection has no target");
+      const operator = rest.match(/^(&&|\|\||\|&|;|&|\||\(|\))/)?.[0] ?? c;
+      endCommand(operator === "(" || operator === ")" ? ";" : operator);
+      if (operator === "(") depth++;
+      if (operator === ")") depth = Math.max(0, depth - 1);
+      i += operator.length;
     } else {
       if (word === undefined) {
         word = "";
         quotedPart = false;
       }
-      if (c === "*" || c === "?" || c === "[") glob = true;
+      if (c === "*" || c === "?" || c === "[" || c === "{") glob = true;
       append(c);
       i++;
     }
   }
   endWord(script.length);
-  if (skipNextWord) return fail("a redirection has no target");
-  endCommand();
+  if (redirectTarget) return fail("a redirection has no target");
+  endCommand(";");
   return { ok: true, commands };
 }
 
@@ -156,7 +192,7 @@ function readDoubleQuoted(script: string, start: number): Read {
         i++;
       }
     } else if (c === "$") {
-      const read = readDollar(script, i);
+      const read = readDollar(script, i, true);
       if (!read.ok) return read;
       text += read.text;
       i = read.next;
@@ -171,7 +207,8 @@ function readDoubleQuoted(script: string, start: number): Read {
 }
 
 /** `$NAME`, `${NAME}`, `$1`, `$@`…; refuses what only running the shell could tell. */
-function readDollar(script: string, at: number): Read {
+function readDollar(script: string, at: number, quoted: boolean): Read {
+  const start = quoted ? VAR_START : VAR_SPLIT;
   const rest = script.slice(at + 1);
   if (rest.startsWith("(")) return { ok: false, reason: "it uses $(command substitution)" };
   if (rest.startsWith("'")) return { ok: false, reason: "it uses $'…' quoting" };
@@ -181,19 +218,21 @@ function readDollar(script: string, at: number): Read {
     const inner = rest.slice(1, close);
     if (!(new RegExp(`${NAME.source}$`).test(inner) || /^[0-9@*#?$!-]$/.test(inner)))
       return { ok: false, reason: "it uses a ${…} expansion other than ${NAME}" };
-    return { ok: true, text: `${VAR_START}${inner}${VAR_END}`, next: at + 2 + close + 1 };
+    return { ok: true, text: `${start}${inner}${VAR_END}`, next: at + 2 + close + 1 };
   }
   const name = rest.match(NAME)?.[0] ?? rest.match(SPECIAL_PARAMETER)?.[0];
   if (name === undefined) return { ok: true, text: "$", next: at + 1 };
-  return { ok: true, text: `${VAR_START}${name}${VAR_END}`, next: at + 1 + name.length };
+  return { ok: true, text: `${start}${name}${VAR_END}`, next: at + 1 + name.length };
 }
+
+const REFERENCE = new RegExp(
+  `([${VAR_START}${VAR_SPLIT}${VAR_KUBELET}])([^${VAR_END}]*)${VAR_END}`,
+  "g",
+);
 
 /** The variable names a word refers to. */
 export function variablesIn(text: string): string[] {
-  const names: string[] = [];
-  const pattern = new RegExp(`${VAR_START}([^${VAR_END}]*)${VAR_END}`, "g");
-  for (const match of text.matchAll(pattern)) names.push(match[1] as string);
-  return names;
+  return [...text.matchAll(REFERENCE)].map((match) => match[2] as string);
 }
 
 /**
@@ -205,11 +244,28 @@ export function expandVariables(
   values: ReadonlyMap<string, string | undefined>,
 ): string | undefined {
   let unknown = false;
-  const pattern = new RegExp(`${VAR_START}([^${VAR_END}]*)${VAR_END}`, "g");
-  const expanded = text.replace(pattern, (_whole, name: string) => {
+  const expanded = text.replace(REFERENCE, (_whole, _mark: string, name: string) => {
     const value = values.get(name);
     if (value === undefined) unknown = true;
     return value ?? "";
   });
   return unknown ? undefined : expanded;
+}
+
+/**
+ * Unquoted references the shell would split into several words, or expand as patterns: an
+ * unknown value (it might), or a known one with blanks or pattern characters (it does).
+ */
+export function splitReferences(
+  text: string,
+  values: ReadonlyMap<string, string | undefined>,
+): string[] {
+  const splitting: string[] = [];
+  for (const match of text.matchAll(REFERENCE)) {
+    // "$@" and "$*" become several words even inside quotes.
+    if (match[1] !== VAR_SPLIT && match[2] !== "@" && match[2] !== "*") continue;
+    const value = values.get(match[2] as string);
+    if (value === undefined || /[\s*?[\]{}]/.test(value)) splitting.push(match[2] as string);
+  }
+  return splitting;
 }

@@ -25,10 +25,8 @@ const templated = (group: string, kind: string, resource: string): WorkloadKind 
   kind,
   resource,
   podSpecPath: ["spec", "template", "spec"],
-  labelPaths: [
-    ["metadata", "labels"],
-    ["spec", "template", "metadata", "labels"],
-  ],
+  // Their pods carry the template's labels only, and the webhook does not complete these kinds.
+  labelPaths: [["spec", "template", "metadata", "labels"]],
   operations: ["CREATE", "UPDATE"],
   judged: (object) => [object.metadata?.labels, field(object, "spec", "template")],
   completed: false,
@@ -48,6 +46,10 @@ export const WORKLOAD_KINDS: readonly WorkloadKind[] = [
   },
   {
     ...templated("batch", "Job", "jobs"),
+    labelPaths: [
+      ["metadata", "labels"],
+      ["spec", "template", "metadata", "labels"],
+    ],
     // A Job's pod template is immutable: check and complete it when it is created.
     operations: ["CREATE"],
     completed: true,

@@ -28,6 +28,8 @@ export interface Bypass {
   readonly object: ReturnType<typeof workload>;
   readonly rule: string;
   readonly cfg?: ReturnType<typeof config>;
+  /** Why the e2e API server cannot show this one (a feature gate it has off). */
+  readonly notOnTheTestApiServer?: string;
 }
 
 export const job = (pod: Record<string, unknown>, labels?: Record<string, string>) =>
@@ -301,5 +303,301 @@ export const BYPASSES: Bypass[] = [
       ],
     }),
     rule: "backup-job-cross-namespace",
+  },
+  // A second adversarial pass (each found admitted, now denied)
+  {
+    name: "a carriage return that hides the call behind a comment to the reader, not to sh",
+    object: job({ containers: [sh(`true \r# ; exec ${BACKUP}`)] }),
+    rule: "backup-job-target-cluster",
+  },
+  {
+    name: "an unquoted variable whose value adds --meta",
+    object: job({
+      containers: [
+        {
+          ...sh(`exec br-ent backup full --meta ${GOOD} --storage $S`),
+          env: [{ name: "S", value: `s3://b --meta ${NOBR}` }],
+        },
+      ],
+    }),
+    rule: "backup-job-readable",
+  },
+  {
+    name: "an unquoted key from a Secret (its value could add flags)",
+    object: job({
+      containers: [
+        {
+          ...sh(`exec br-ent backup full --meta ${GOOD} --storage s3://b --s3.secret_key $SK`),
+          env: [{ name: "SK", valueFrom: { secretKeyRef: { name: "s", key: "k" } } }],
+        },
+      ],
+    }),
+    rule: "backup-job-readable",
+  },
+  {
+    name: "an assignment that does not run (false && M=good)",
+    object: job({
+      containers: [
+        sh(`M=${NOBR}; false && M=${GOOD}; exec br-ent backup full --meta "$M" --storage s3://b`),
+      ],
+    }),
+    rule: "backup-job-target-cluster",
+  },
+  {
+    name: "an assignment in a subshell",
+    object: job({
+      containers: [
+        {
+          ...sh(`(export M=${GOOD}); exec br-ent backup full --meta "$M" --storage s3://b`),
+          env: [{ name: "M", value: NOBR }],
+        },
+      ],
+    }),
+    rule: "backup-job-target-cluster",
+  },
+  {
+    name: "printf -v assigning the host",
+    object: job({
+      containers: [
+        {
+          name: "b",
+          image: "vesoft/br-ent:v3.7.0",
+          command: [
+            "bash",
+            "-c",
+            `printf -v M %s ${NOBR}; exec br-ent backup full --meta "$M" --storage s3://b`,
+          ],
+          env: [{ name: "M", value: GOOD }],
+        },
+      ],
+    }),
+    rule: "backup-job-target-cluster",
+  },
+  {
+    name: "a flag name from a variable (--m$E=…)",
+    object: job({
+      containers: [
+        {
+          ...sh(`exec br-ent backup full --meta ${GOOD} --storage s3://b --m$E=${NOBR}`),
+          env: [{ name: "E", value: "eta" }],
+        },
+      ],
+    }),
+    rule: "backup-job-target-cluster",
+  },
+  {
+    name: "a flag that takes the next word as its value, as pflag does (--s3.region --meta=…)",
+    object: job({
+      containers: [
+        sh(`exec br-ent backup full --meta ${NOBR} --storage s3://b --s3.region --meta=${GOOD}`),
+      ],
+    }),
+    rule: "backup-job-target-cluster",
+  },
+  {
+    name: "brace expansion in bash",
+    object: job({
+      containers: [
+        {
+          name: "b",
+          image: "vesoft/br-ent:v3.7.0",
+          command: [
+            "bash",
+            "-c",
+            `exec br-ent backup full --meta ${GOOD} --storage s3://b --s3.region {us-east-1,--meta=${NOBR}}`,
+          ],
+        },
+      ],
+    }),
+    rule: "backup-job-stray-words",
+  },
+  {
+    name: "restore --mode from a ConfigMap",
+    object: job({
+      containers: [
+        {
+          ...sh(
+            `exec br-ent restore full --mode="$MODE" --meta ${GOOD} --cluster=nebula-nobr --namespace nebula --storage s3://b`,
+          ),
+          env: [{ name: "MODE", valueFrom: { configMapKeyRef: { name: "cm", key: "mode" } } }],
+        },
+      ],
+    }),
+    rule: "backup-job-target-cluster",
+  },
+  {
+    name: "a verb from envFrom through the kubelet's $(V)",
+    object: job({
+      containers: [
+        {
+          name: "b",
+          image: "vesoft/br-ent:v3.7.0",
+          command: ["br-ent", "$(V)", "full", "--meta", NOBR, "--storage", "s3://b"],
+          envFrom: [{ configMapRef: { name: "cm" } }],
+        },
+      ],
+    }),
+    rule: "backup-job-readable",
+  },
+  {
+    name: "a postStart hook",
+    object: job({
+      containers: [
+        {
+          name: "b",
+          image: "vesoft/br-ent:v3.7.0",
+          command: ["sleep", "3600"],
+          lifecycle: {
+            postStart: {
+              exec: {
+                command: ["br-ent", "backup", "full", "--meta", NOBR, "--storage", "s3://b"],
+              },
+            },
+          },
+        },
+      ],
+    }),
+    rule: "backup-job-target-cluster",
+  },
+  {
+    name: "an exec startup probe in an image of another name",
+    object: job({
+      containers: [
+        {
+          name: "b",
+          image: "registry.example/tools:1",
+          command: ["sleep", "3600"],
+          startupProbe: {
+            exec: {
+              command: ["/opt/br-ent", "backup", "full", "--meta", NOBR, "--storage", "s3://b"],
+            },
+          },
+        },
+      ],
+    }),
+    rule: "backup-job-target-cluster",
+  },
+  {
+    name: "an init container that copies the binary with cat",
+    object: job({
+      initContainers: [
+        {
+          name: "i",
+          image: "vesoft/br-ent:v3.7.0",
+          command: ["sh", "-c", "cat /usr/local/bin/br-ent > /x/t"],
+        },
+      ],
+      containers: [
+        {
+          name: "m",
+          image: "busybox",
+          command: ["sh", "-c", `chmod +x /x/t && exec /x/t backup full --meta ${NOBR}`],
+        },
+      ],
+    }),
+    rule: "backup-job-readable",
+  },
+  {
+    name: "a volume mounted over /usr/local/bin",
+    object: job({
+      containers: [
+        {
+          ...sh(`exec /usr/local/bin/br-ent backup full --meta ${GOOD} --storage s3://b`),
+          volumeMounts: [{ name: "w", mountPath: "/usr/local/bin" }],
+        },
+      ],
+      volumes: [{ name: "w", emptyDir: {} }],
+    }),
+    rule: "backup-job-readable",
+  },
+  {
+    name: "BASH_ENV running a backup before the command",
+    object: job({
+      containers: [
+        {
+          name: "b",
+          image: "vesoft/br-ent:v3.7.0",
+          command: ["bash", "-c", "exec br-ent version"],
+          env: [{ name: "BASH_ENV", value: "/cfg/env.sh" }],
+        },
+      ],
+    }),
+    rule: "backup-job-readable",
+  },
+  {
+    name: "a mirror image named vesoft-br-ent, args only",
+    object: job({
+      containers: [
+        {
+          name: "b",
+          image: "registry.example/mirror/vesoft-br-ent:v3.7.0",
+          args: ["backup", "full", "--meta", NOBR, "--storage", "s3://b"],
+        },
+      ],
+    }),
+    rule: "backup-job-target-cluster",
+  },
+  {
+    name: "args only in an image of another name",
+    object: job({
+      containers: [
+        { name: "b", image: "sha256:0123456789abcdef", args: ["backup", "full", "--meta", NOBR] },
+      ],
+    }),
+    rule: "backup-job-target-cluster",
+  },
+  {
+    name: "an image volume of br-ent run through a pattern",
+    notOnTheTestApiServer:
+      "image volumes are behind the ImageVolume feature gate, off there: the API server turns the volume into an emptyDir",
+    object: job({
+      volumes: [{ name: "br", image: { reference: "vesoft/br-ent:v3.7.0" } }],
+      containers: [
+        {
+          name: "m",
+          image: "busybox",
+          command: ["sh", "-c", `exec /br/usr/local/bin/br-en? backup full --meta ${NOBR}`],
+          volumeMounts: [{ name: "br", mountPath: "/br" }],
+        },
+      ],
+    }),
+    rule: "backup-job-readable",
+  },
+  {
+    name: "a command held in a variable, split by the shell",
+    object: job({
+      containers: [
+        {
+          name: "b",
+          image: "busybox",
+          command: ["sh", "-c", `X="br-ent backup full --meta ${NOBR}"; $X`],
+        },
+      ],
+    }),
+    rule: "backup-job-readable",
+  },
+  {
+    name: "taskset -c LIST",
+    object: job({
+      containers: [
+        {
+          name: "b",
+          image: "busybox",
+          command: [
+            "taskset",
+            "-c",
+            "0",
+            "br-ent",
+            "backup",
+            "full",
+            "--meta",
+            NOBR,
+            "--storage",
+            "s3://b",
+          ],
+        },
+      ],
+    }),
+    rule: "backup-job-target-cluster",
   },
 ];
