@@ -303,7 +303,7 @@ const checkTargetCluster: WorkloadCheck = (ctx, w) => {
           findings.push(
             violation(
               path,
-              `NebulaCluster "${target.name}" in namespace "${target.namespace}" does not set spec.enableBR: true, so BR cannot ${call.call.verb === "restore" ? "restore into" : "back up"} it; enable it first (kubectl -n ${target.namespace} patch nc ${target.name} --type merge -p '{"spec":{"enableBR":true}}')`,
+              `NebulaCluster "${target.name}" in namespace "${target.namespace}" does not set spec.enableBR: true, so BR cannot ${call.call.verb === "restore" ? "restore into it" : "back it up"}; enable it first (kubectl -n ${target.namespace} patch nc ${target.name} --type merge -p '{"spec":{"enableBR":true}}')`,
             ),
           );
     }
