@@ -3,8 +3,17 @@ NODE_BIN := node_modules/.bin
 UNIT_TESTS := $(shell find src -name '*.test.ts' 2>/dev/null | sed 's|^src/|dist/src/|; s|\.ts$$|.js|')
 INTEGRATION_TESTS := $(shell find test/integration -name '*.test.ts' 2>/dev/null | sed 's|^|dist/|; s|\.ts$$|.js|')
 E2E_TESTS := $(shell find test/e2e -name '*.e2e.test.ts' 2>/dev/null | sed 's|^|dist/|; s|\.ts$$|.js|')
+IMAGE_TESTS := $(shell find test/image -name '*.test.ts' 2>/dev/null | sed 's|^|dist/|; s|\.ts$$|.js|')
 
-.PHONY: install build lint format start test unit integration e2e control-plane demo bench clean
+# The tests run under the Node.js the image ships (24; image/node.sh fetches it once from the
+# npm registry into $$HOME/.cache); where it cannot be had, under this machine's node, saying so.
+NODE_TEST = node_dir=$$(bash image/node.sh) && test_node="$$node_dir/bin/node" || { \
+	echo "make: the image's Node.js could not be fetched (image/node.sh); testing under this machine's node" >&2; \
+	test_node=node; }; \
+	echo "node --test under Node.js $$("$$test_node" --version)"; \
+	"$$test_node" --test --test-reporter=spec
+
+.PHONY: install build lint format start test unit integration e2e control-plane image demo bench clean
 
 install: node_modules/.package-lock.json
 node_modules/.package-lock.json: package.json package-lock.json
@@ -24,21 +33,26 @@ start: build
 	node dist/src/cli.js serve
 
 unit: build
-	node --test --test-reporter=spec $(UNIT_TESTS)
+	$(NODE_TEST) $(UNIT_TESTS)
 
 integration: build
-	node --test --test-reporter=spec $(INTEGRATION_TESTS)
+	$(NODE_TEST) $(INTEGRATION_TESTS)
 
 # Builds kube-apiserver, etcd and kubectl from Go modules once, cached in $$HOME/.cache.
 control-plane:
 	bash test/e2e/build-control-plane.sh >/dev/null
 
-e2e: build control-plane
-	node --test --test-reporter=spec $(E2E_TESTS)
+# The OCI image (dist/image/), without a container engine: Debian's glibc, Node.js 24, the
+# app bundle; amd64 and arm64. Needs umoci and skopeo (apt-get). See image/build.sh.
+image: build
+	bash image/build.sh
+
+e2e: build control-plane image
+	$(NODE_TEST) $(E2E_TESTS)
 
 # The README's test command: everything, in one run of node's test runner.
-test: lint build control-plane
-	node --test --test-reporter=spec $(UNIT_TESTS) $(INTEGRATION_TESTS) $(E2E_TESTS)
+test: lint build control-plane image
+	$(NODE_TEST) $(UNIT_TESTS) $(INTEGRATION_TESTS) $(IMAGE_TESTS) $(E2E_TESTS)
 
 demo: build control-plane
 	bash test/e2e/demo.sh
