@@ -13,7 +13,7 @@ NODE_TEST = node_dir=$$(bash image/node.sh) && test_node="$$node_dir/bin/node" |
 	echo "node --test under Node.js $$("$$test_node" --version)"; \
 	"$$test_node" --test --test-reporter=spec
 
-.PHONY: install build lint format start test unit integration e2e control-plane image demo bench clean
+.PHONY: install build lint format start test unit integration e2e control-plane helm image demo bench clean
 
 install: node_modules/.package-lock.json
 node_modules/.package-lock.json: package.json package-lock.json
@@ -42,16 +42,21 @@ integration: build
 control-plane:
 	bash test/e2e/build-control-plane.sh >/dev/null
 
+# Builds helm (helm.sh/helm/v4/cmd/helm, pinned) from Go modules once, cached beside it; the
+# chart's tests (test/e2e/chart.e2e.test.ts) lint, render and install with it.
+helm:
+	bash test/e2e/build-helm.sh >/dev/null
+
 # The OCI image (dist/image/), without a container engine: Debian's glibc, Node.js 24, the
 # app bundle; amd64 and arm64. Needs umoci and skopeo (apt-get). See image/build.sh.
 image: build
 	bash image/build.sh
 
-e2e: build control-plane image
+e2e: build control-plane helm image
 	$(NODE_TEST) $(E2E_TESTS)
 
 # The README's test command: everything, in one run of node's test runner.
-test: lint build control-plane image
+test: lint build control-plane helm image
 	$(NODE_TEST) $(UNIT_TESTS) $(INTEGRATION_TESTS) $(IMAGE_TESTS) $(E2E_TESTS)
 
 demo: build control-plane

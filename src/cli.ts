@@ -54,7 +54,39 @@ program
   )
   .option(
     "--webhook-configuration <name>",
-    "self-managed TLS: write the CA into the webhook configurations of this name",
+    "the validating and mutating webhook configurations of this name: filled in with --register-webhooks, else only their caBundle is kept up to date",
+  )
+  .option(
+    "--register-webhooks",
+    "once ready, fill in the webhooks of --webhook-configuration (server-side apply) and write them again when they drift; never creates a configuration",
+  )
+  .option(
+    "--webhook-url <url>",
+    "with --register-webhooks: the API server calls https://host:port instead of the Service (a webhook outside the cluster)",
+  )
+  .addOption(
+    new Option(
+      "--failure-policy <policy>",
+      "with --register-webhooks: when the webhook cannot answer",
+    )
+      .choices(["Fail", "Ignore"])
+      .default("Fail"),
+  )
+  .option(
+    "--webhook-timeout <seconds>",
+    "with --register-webhooks: how long the API server waits for an answer (1-30)",
+    integer,
+    5,
+  )
+  .option(
+    "--webhook-check-interval <seconds>",
+    "how often the registered webhooks are checked for drift",
+    integer,
+    30,
+  )
+  .option(
+    "--ca-file <file>",
+    "the CA of --tls-cert (PEM, e.g. ca.crt of a cert-manager Secret), written as caBundle; read again at each check",
   )
   .option("--service-name <name>", "Service name for made certificates", "nebula-br-webhook")
   .option(
@@ -62,6 +94,7 @@ program
     "namespace of the Service and of the TLS Secret",
     process.env.POD_NAMESPACE ?? "nebula-br-webhook",
   )
+  .option("--service-port <port>", "port of the Service, for registered webhooks", integer, 443)
   .option("--max-body-bytes <n>", "largest AdmissionReview accepted", integer, 3 * 1024 * 1024)
   .option("--secret-timeout-ms <n>", "how long a Secret GET may take", integer, 2000)
   .addOption(
@@ -127,7 +160,10 @@ program
   )
   .option("--config <file>", "configuration file (YAML)")
   .addOption(
-    new Option("-o, --output <format>", "print the mutated objects").choices(["yaml", "json"]),
+    new Option(
+      "-o, --output <format>",
+      "print the mutated objects (yaml, json) or a CI report (junit, sarif); the verdicts then go to stderr",
+    ).choices(["yaml", "json", "junit", "sarif"]),
   )
   // Usage errors exit 2 like unreadable input: 1 means "something is denied".
   .exitOverride((error) => process.exit(error.exitCode === 0 ? 0 : EXIT_UNREADABLE))
@@ -163,8 +199,8 @@ program
   .option("--config <file>", "configuration file (YAML): rule modes as the webhook runs them")
   .option("--show-pass", "list passing rules too")
   .addOption(
-    new Option("-o, --output <format>", "output format")
-      .choices(["table", "json", "yaml"])
+    new Option("-o, --output <format>", "output format (junit, sarif: CI reports)")
+      .choices(["table", "json", "yaml", "junit", "sarif"])
       .default("table"),
   )
   .action(async (opts) => {

@@ -5,12 +5,13 @@ import { LiveClusterView } from "../cluster-view/live-view.js";
 import { loadConfig } from "../config/config.js";
 import { loadKubeConfig } from "../kube/kubeconfig.js";
 import { createLogger } from "../log.js";
+import { type CiCase, type CiFormat, formatCi } from "./ci-report.js";
 
 export interface AuditFlags {
   readonly kubeconfig?: string;
   readonly namespace?: string;
   readonly allNamespaces?: boolean;
-  readonly output: "table" | "json" | "yaml";
+  readonly output: "table" | "json" | "yaml" | CiFormat;
   readonly config?: string;
   readonly showPass?: boolean;
 }
@@ -54,6 +55,9 @@ export async function auditCommand(
     process.stdout.write(`${summary}\n`);
     if (run.missingKinds.length > 0)
       process.stdout.write(`(not installed here: ${run.missingKinds.join(", ")})\n`);
+  } else if (flags.output === "junit" || flags.output === "sarif") {
+    process.stderr.write(`${summary}\n`);
+    process.stdout.write(formatCi(ciCases(run.entries), flags.output, "nebula-br-webhook audit"));
   } else {
     const document = { summary: { objects: run.objects, ...counts }, results: run.entries };
     process.stdout.write(
@@ -61,6 +65,24 @@ export async function auditCommand(
     );
   }
   return counts.fail > 0 ? 1 : 0;
+}
+
+/**
+ * The CI report of `audit`: one suite per kind, one case per object and rule; a failed rule
+ * is a failure whatever its mode (as the exit code says), a warning is reported and passes.
+ */
+export function ciCases(entries: readonly AuditEntry[]): CiCase[] {
+  return entries.map((e) => ({
+    suite: e.kind,
+    kind: e.kind,
+    namespace: e.namespace,
+    name: e.name,
+    rule: e.rule,
+    outcome: e.result,
+    verdict: e.result,
+    // A pass carries the rule's description as its message: not a finding.
+    messages: e.result === "pass" ? [] : [e.message],
+  }));
 }
 
 export function formatTable(entries: readonly AuditEntry[]): string {

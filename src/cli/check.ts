@@ -10,7 +10,8 @@ import { EMBEDDED_CLUSTER_STATE } from "../paths.js";
 import { decide } from "../rules/decision.js";
 import { evaluateFamily } from "../rules/evaluate.js";
 import { familyFor } from "../rules/registry.js";
-import type { RuleResult } from "../rules/rule.js";
+import type { RuleMode, RuleResult } from "../rules/rule.js";
+import { type CiCase, type CiFormat, type CiOutcome, formatCi } from "./ci-report.js";
 
 export interface CheckFlags {
   /** Files, directories, and `-` for standard input. */
@@ -18,7 +19,8 @@ export interface CheckFlags {
   readonly clusterState?: string;
   readonly kubeconfig?: string;
   readonly config?: string;
-  readonly output?: "yaml" | "json";
+  /** yaml, json: the mutated objects; junit, sarif: a report for CI. */
+  readonly output?: "yaml" | "json" | CiFormat;
 }
 
 /**
@@ -36,9 +38,9 @@ export async function checkCommand(
   const view = await checkView(flags, fail);
   const results: CheckedObject[] = [];
   try {
-    for (const { source, object } of manifests.objects) {
+    for (const { source, object, line } of manifests.objects) {
       try {
-        results.push(await checkObject(source, object, view, loaded.config));
+        results.push({ ...(await checkObject(source, object, view, loaded.config)), line });
       } catch (error) {
         fail(
           `${source}: cannot judge ${object.kind} ${objectName(object)}: ${(error as Error).message}`,
@@ -49,7 +51,10 @@ export async function checkCommand(
     await view.stop();
   }
   const report = formatChecked(results);
-  if (flags.output) {
+  if (flags.output === "junit" || flags.output === "sarif") {
+    process.stderr.write(report);
+    process.stdout.write(formatCi(ciCases(results), flags.output, "nebula-br-webhook check"));
+  } else if (flags.output) {
     process.stderr.write(report);
     process.stdout.write(formatObjects(results, flags.output));
   } else {
@@ -102,15 +107,29 @@ function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promi
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
+/** What one rule did to one object in `check`: the unit of the CI reports. */
+export interface RuleVerdict {
+  readonly rule: string;
+  readonly mode: RuleMode;
+  /** deny (enforced violation), warn, audit (recorded only), patch (completed), pass. */
+  readonly verdict: "deny" | "warn" | "audit" | "patch" | "pass";
+  /** `path: message` of each finding, as the rule wrote it. */
+  readonly messages: readonly string[];
+}
+
 /** One object's offline verdicts, as `check` prints them. */
 export interface CheckedObject {
   readonly source: string;
+  /** The line its document starts on in `source`, when known. */
+  readonly line?: number;
   readonly kind: string;
   readonly namespace: string;
   readonly name: string;
   readonly guarded: boolean;
   readonly denied: boolean;
   readonly lines: readonly string[];
+  /** Every rule that ran, in the family's order. */
+  readonly verdicts: readonly RuleVerdict[];
   readonly mutated: KubeObject;
 }
 
@@ -135,7 +154,7 @@ export async function checkObject(
   };
   const family = familyFor(object, group, kind);
   if (!family || version === undefined || config.exemptNamespaces.includes(namespace)) {
-    return { ...base, guarded: false, denied: false, lines: [], mutated: object };
+    return { ...base, guarded: false, denied: false, lines: [], verdicts: [], mutated: object };
   }
   const run = async (target: KubeObject): Promise<RuleResult[]> => {
     const cluster = await view.snapshot(
@@ -151,8 +170,10 @@ export async function checkObject(
       config,
     });
   };
-  const mutation = decide(object, await run(object), "mutate");
-  const validation = decide(mutation.mutated, await run(mutation.mutated), "validate");
+  const mutationResults = await run(object);
+  const mutation = decide(object, mutationResults, "mutate");
+  const validationResults = await run(mutation.mutated);
+  const validation = decide(mutation.mutated, validationResults, "validate");
   const lines = [
     ...validation.denials.map((l) => `DENY  ${l}`),
     ...validation.warnings.map((l) => `WARN  ${l}`),
@@ -164,7 +185,111 @@ export async function checkObject(
       .filter(([, v]) => v.startsWith("audit-fail"))
       .map(([id, v]) => `AUDIT [${id}] ${v.replace(/^audit-fail: /, "")}`),
   ];
-  return { ...base, guarded: true, denied: !validation.allowed, lines, mutated: mutation.mutated };
+  return {
+    ...base,
+    guarded: true,
+    denied: !validation.allowed,
+    lines,
+    verdicts: ruleVerdicts(mutationResults, validationResults),
+    mutated: mutation.mutated,
+  };
+}
+
+const VERDICT_WEIGHT: Record<RuleVerdict["verdict"], number> = {
+  pass: 0,
+  patch: 1,
+  audit: 2,
+  warn: 3,
+  deny: 4,
+};
+
+/**
+ * Per rule, what the two stages did, as the API server would act on it: /validate's
+ * violations (deny, warn or audit by mode) and /mutate's completions (patch; warn for a
+ * rule in warn mode, which does not apply them). A fail-open rule reports twice (what it
+ * enforces, what it only warns about): its verdicts merge, the stronger one wins.
+ */
+export function ruleVerdicts(
+  mutation: readonly RuleResult[],
+  validation: readonly RuleResult[],
+): RuleVerdict[] {
+  const byRule = new Map<
+    string,
+    { mode: RuleMode; verdict: RuleVerdict["verdict"]; messages: string[] }
+  >();
+  const add = (result: RuleResult, verdict: RuleVerdict["verdict"], messages: string[]) => {
+    const entry = byRule.get(result.rule.id) ?? {
+      mode: result.mode,
+      verdict: "pass",
+      messages: [],
+    };
+    if (VERDICT_WEIGHT[verdict] > VERDICT_WEIGHT[entry.verdict]) {
+      entry.verdict = verdict;
+      entry.mode = result.mode;
+    }
+    entry.messages.push(...messages);
+    byRule.set(result.rule.id, entry);
+  };
+  for (const result of validation) {
+    const violations = result.findings.filter((f) => f.type === "violation");
+    const said = violations.map((f) => `${f.path}: ${f.message}`);
+    if (violations.length === 0 || result.mode === "off") add(result, "pass", []);
+    else add(result, result.mode === "enforce" ? "deny" : result.mode, said);
+  }
+  for (const result of mutation) {
+    const changes = result.findings.filter((f) => f.type === "mutation");
+    if (changes.length === 0 || (result.mode !== "enforce" && result.mode !== "warn")) continue;
+    const said = changes.map(
+      (f) =>
+        `${f.path}: ${f.message}${result.mode === "warn" ? " (not applied: rule in warn mode)" : ""}`,
+    );
+    add(result, result.mode === "enforce" ? "patch" : "warn", said);
+  }
+  return [...byRule].map(([rule, { mode, verdict, messages }]) => ({
+    rule,
+    mode,
+    verdict,
+    messages,
+  }));
+}
+
+const OUTCOME_OF: Record<RuleVerdict["verdict"], CiOutcome> = {
+  deny: "fail",
+  warn: "warn",
+  audit: "note",
+  patch: "pass",
+  pass: "pass",
+};
+
+/** The CI report of `check`: one case per object and rule; objects no rule guards, skipped. */
+export function ciCases(results: readonly CheckedObject[]): CiCase[] {
+  return results.flatMap((r): CiCase[] => {
+    const where = {
+      suite: r.source,
+      // Standard input has no file to point at.
+      ...(r.source === "stdin" ? {} : { file: r.source }),
+      ...(r.line ? { line: r.line } : {}),
+      kind: r.kind,
+      namespace: r.namespace,
+      name: r.name,
+    };
+    if (!r.guarded)
+      return [
+        {
+          ...where,
+          outcome: "skipped",
+          verdict: "not guarded",
+          messages: ["not guarded, allowed untouched"],
+        },
+      ];
+    return r.verdicts.map((v) => ({
+      ...where,
+      rule: v.rule,
+      outcome: OUTCOME_OF[v.verdict],
+      verdict: v.verdict,
+      messages: v.messages,
+    }));
+  });
 }
 
 function splitApiVersion(apiVersion: string | undefined): [string, string | undefined] {

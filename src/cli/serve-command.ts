@@ -1,10 +1,22 @@
 import { readFile, writeFile } from "node:fs/promises";
 import { createSecureContext } from "node:tls";
+import type { KubeConfig } from "@kubernetes/client-node";
+import type { Logger } from "pino";
 import { BackgroundAudit } from "../audit/background-audit.js";
 import { chooseView } from "../cluster-view/choose-view.js";
+import type { ClusterView } from "../cluster-view/cluster-view.js";
 import { loadConfig } from "../config/config.js";
+import { loadKubeConfig } from "../kube/kubeconfig.js";
 import { createLogger, flushLogs } from "../log.js";
 import { Metrics } from "../metrics.js";
+import {
+  caSource,
+  chooseRegistration,
+  withOwnNamespace,
+} from "../registration/choose-registration.js";
+import { apiConfigurationStore } from "../registration/configuration-store.js";
+import { type Readiness, type Registration, WebhookRegistrar } from "../registration/registrar.js";
+import { serviceEndpointsReady } from "../registration/service-endpoints.js";
 import { chooseCertificates } from "../server/choose-certificates.js";
 import { serve } from "../server/serve.js";
 
@@ -16,6 +28,13 @@ export interface ServeFlags {
   readonly caOut?: string;
   readonly tlsSecret?: string;
   readonly webhookConfiguration?: string;
+  readonly registerWebhooks?: boolean;
+  readonly webhookUrl?: string;
+  readonly failurePolicy: string;
+  readonly webhookTimeout: number;
+  readonly webhookCheckInterval: number;
+  readonly caFile?: string;
+  readonly servicePort: number;
   readonly clusterState?: string;
   readonly kubeconfig?: string;
   readonly config?: string;
@@ -58,7 +77,10 @@ async function readClientCa(
   }
 }
 
-/** Wires the parts together: config, cluster view, certificates, server, background audit. */
+/**
+ * Wires the parts together: config, cluster view, certificates, server, webhook registration,
+ * background audit.
+ */
 export async function serveCommand(
   flags: ServeFlags,
   fail: (reason: string) => never,
@@ -66,7 +88,16 @@ export async function serveCommand(
   const logger = createLogger(flags.logLevel);
   const loaded = await loadConfig(flags.config);
   if (!loaded.ok) fail(loaded.reason);
-  const config = loaded.config;
+  // The webhooks it registers never send objects of its own namespace; the rules agree.
+  const config = flags.registerWebhooks
+    ? {
+        ...loaded.config,
+        exemptNamespaces: withOwnNamespace(loaded.config.exemptNamespaces, flags.serviceNamespace),
+      }
+    : loaded.config;
+  const registration = chooseRegistration(flags, config.exemptNamespaces);
+  if (!registration.ok) fail(registration.reason);
+  if (flags.webhookCheckInterval < 1) fail("--webhook-check-interval must be at least 1 second");
   const clientCa = await readClientCa(flags);
   if (!clientCa.ok) fail(clientCa.reason);
   if (flags.requestTimeout < 1) fail("--request-timeout must be at least 1 second");
@@ -86,6 +117,14 @@ export async function serveCommand(
   );
   if (!chosen.ok) fail(chosen.reason);
   logger.info({ clusterView: chosen.describe }, "cluster view chosen");
+  let registrationCluster = chosen.kubeConfig;
+  if (registration.registration && !registrationCluster) {
+    const cluster = loadKubeConfig(flags.kubeconfig);
+    if (cluster.ok) registrationCluster = cluster.kubeConfig;
+    else if (registration.registration.kind === "register")
+      fail(`--register-webhooks needs a cluster: ${cluster.reason}`);
+    else logger.warn({ reason: cluster.reason }, "no cluster: the caBundle is not written");
+  }
   metrics.watchClusterView(chosen.view);
 
   const certificates = chooseCertificates(flags, config.clusterDomain, logger);
@@ -116,6 +155,19 @@ export async function serveCommand(
     if (error) fail(`cannot write the CA to ${flags.caOut}: ${error}`);
   }
 
+  // With only --webhook-configuration, there is something to write when there is a CA.
+  const { registration: chosenRegistration } = registration;
+  const hasCa = flags.caFile !== undefined || started.running.caPem !== undefined;
+  const registrar =
+    chosenRegistration && registrationCluster && (chosenRegistration.kind === "register" || hasCa)
+      ? startRegistrar(flags, chosenRegistration, registrationCluster, {
+          view: chosen.view,
+          ownCa: () => started.running.caPem,
+          logger,
+          onApiCall: (verb, resource) => metrics.apiCalls.inc({ verb, resource }),
+        })
+      : undefined;
+
   if (chosen.kubeConfig && flags.auditInterval > 0) {
     audit = new BackgroundAudit({
       kubeConfig: chosen.kubeConfig,
@@ -137,6 +189,7 @@ export async function serveCommand(
     logger.info({ signal }, "shutting down: readiness off, finishing in-flight requests");
     Promise.all([
       audit?.stop(),
+      registrar?.stop(),
       started.running.close(flags.shutdownGrace * 1000, flags.shutdownDelay * 1000),
     ]).then(
       () => flushLogs(logger).then(() => process.exit(0)),
@@ -145,4 +198,44 @@ export async function serveCommand(
   };
   process.once("SIGTERM", () => shutdown("SIGTERM"));
   process.once("SIGINT", () => shutdown("SIGINT"));
+}
+
+/**
+ * The one writer of the webhook configurations: only once this replica answers (its cluster
+ * view synced, its server listening with a known certificate, and, behind a Service, a ready
+ * endpoint), then again whenever they drift.
+ */
+function startRegistrar(
+  flags: ServeFlags,
+  registration: Registration,
+  cluster: KubeConfig,
+  parts: {
+    view: ClusterView;
+    ownCa: () => string | undefined;
+    logger: Logger;
+    onApiCall: (verb: string, resource: string) => void;
+  },
+): WebhookRegistrar {
+  const { view, logger } = parts;
+  const serviceReady =
+    registration.kind === "register" && "service" in registration.settings.endpoint
+      ? serviceEndpointsReady(
+          cluster,
+          { namespace: flags.serviceNamespace, name: flags.serviceName },
+          logger,
+        )
+      : undefined;
+  const registrar = new WebhookRegistrar({
+    registration,
+    store: apiConfigurationStore(cluster, parts.onApiCall),
+    logger,
+    caPem: caSource(flags.caFile, parts.ownCa),
+    ready: async (): Promise<Readiness> => {
+      if (!view.isSynced()) return { ready: false, waitingFor: "the cluster view to sync" };
+      return serviceReady ? serviceReady() : { ready: true };
+    },
+    intervalMs: flags.webhookCheckInterval * 1000,
+  });
+  registrar.start();
+  return registrar;
 }

@@ -14,8 +14,15 @@ import {
 } from "yaml";
 import { isObject, type KubeObject } from "./objects.js";
 
+/** One object read, with its file and the line its YAML document starts on (when known). */
+export interface ManifestObject {
+  readonly source: string;
+  readonly object: KubeObject;
+  readonly line?: number;
+}
+
 export type ManifestResult =
-  | { ok: true; objects: { source: string; object: KubeObject }[] }
+  | { ok: true; objects: ManifestObject[] }
   | { ok: false; reason: string };
 
 /** The `-f` value that means standard input, as with kubectl. */
@@ -42,7 +49,7 @@ export function parseManifests(text: string, source: string): ManifestResult {
       source,
     );
   }
-  const values: { value: unknown; where: string }[] = [];
+  const values: { value: unknown; where: string; line?: number }[] = [];
   for (const document of parsed.documents) {
     const where = String(parsed.lines.linePos(document.range[0]).line);
     let value: unknown;
@@ -52,7 +59,10 @@ export function parseManifests(text: string, source: string): ManifestResult {
       // toJS throws on alias bombs ("Excessive alias count …").
       return { ok: false, reason: `${source}:${where}: ${(error as Error).message}` };
     }
-    if (value !== null && value !== undefined) values.push({ value, where });
+    // Where the object itself starts (past `---` and comments), for reports that point at it.
+    const start = (document.contents as { range?: [number, number, number] } | null)?.range?.[0];
+    const line = start === undefined ? undefined : parsed.lines.linePos(start).line;
+    if (value !== null && value !== undefined) values.push({ value, where, line });
   }
   return objectsFrom(values, source);
 }
@@ -67,7 +77,7 @@ export async function readManifests(
 ): Promise<ManifestResult> {
   if (paths.filter((path) => path === STDIN).length > 1)
     return { ok: false, reason: "standard input (-f -) can be read only once" };
-  const all: { source: string; object: KubeObject }[] = [];
+  const all: ManifestObject[] = [];
   for (const path of paths) {
     const texts = await readPath(path, readStdin);
     if (!texts.ok) return texts;
@@ -130,11 +140,11 @@ async function manifestFiles(path: string): Promise<string[]> {
 
 /** Unwraps `kind: List` (or `JobList`, …) and checks that each item is an object kubectl takes. */
 function objectsFrom(
-  values: readonly { value: unknown; where: string }[],
+  values: readonly { value: unknown; where: string; line?: number }[],
   source: string,
 ): ManifestResult {
-  const objects: { source: string; object: KubeObject }[] = [];
-  for (const { value, where } of values) {
+  const objects: ManifestObject[] = [];
+  for (const { value, where, line } of values) {
     const at = where === "" ? `${source}:` : `${source}:${where}:`;
     const isList =
       isObject(value) &&
@@ -146,7 +156,7 @@ function objectsFrom(
       const problem = objectProblem(item);
       if (problem !== undefined)
         return { ok: false, reason: `${at}${isList ? ` items[${index}]:` : ""} ${problem}` };
-      objects.push({ source, object: item as KubeObject });
+      objects.push({ source, object: item as KubeObject, ...(line ? { line } : {}) });
     }
   }
   return { ok: true, objects };

@@ -10,8 +10,11 @@ export interface CertificateSource {
   start(): Promise<
     { ok: true; pair: CertificatePair; caPem?: string } | { ok: false; reason: string }
   >;
-  /** Calls back with each renewed pair; returns a function that stops watching. */
-  watch(onChange: (pair: CertificatePair) => void): () => void;
+  /**
+   * Calls back with each renewed pair (and the CA that signed it, when the webhook made it);
+   * returns a function that stops watching.
+   */
+  watch(onChange: (pair: CertificatePair, caPem?: string) => void): () => void;
 }
 
 /** Files mounted from a Secret (cert-manager or your own PKI), reloaded when they change. */
@@ -66,7 +69,7 @@ export function selfManagedCertificates(
         }
         if (material.serving.cert !== current) {
           current = material.serving.cert;
-          onChange(material.serving);
+          onChange(material.serving, material.caBundle);
           logger.info("serving certificate renewed");
         }
       }, checkEveryMs);

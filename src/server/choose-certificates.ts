@@ -13,7 +13,6 @@ export interface CertificateChoice {
   readonly tlsCert?: string;
   readonly tlsKey?: string;
   readonly tlsSecret?: string;
-  readonly webhookConfiguration?: string;
   readonly kubeconfig?: string;
   readonly serviceName: string;
   readonly serviceNamespace: string;
@@ -47,7 +46,6 @@ export function chooseCertificates(
     logger,
     namespace: choice.serviceNamespace,
     secretName: choice.tlsSecret,
-    webhookConfiguration: choice.webhookConfiguration,
     dnsNames,
     ipAddresses: ["127.0.0.1"],
   });

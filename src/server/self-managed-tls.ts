@@ -1,9 +1,4 @@
-import {
-  AdmissionregistrationV1Api,
-  CoreV1Api,
-  type KubeConfig,
-  type V1Secret,
-} from "@kubernetes/client-node";
+import { CoreV1Api, type KubeConfig, type V1Secret } from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import { describeApiError, statusCode } from "../kube/api-errors.js";
 import {
@@ -19,8 +14,6 @@ export interface SelfManagedTlsOptions {
   readonly namespace: string;
   /** The Secret all replicas share: ca.crt, ca.key, tls.crt, tls.key. */
   readonly secretName: string;
-  /** Validating and mutating configurations of this name get the CA as caBundle. */
-  readonly webhookConfiguration: string | undefined;
   readonly dnsNames: readonly string[];
   readonly ipAddresses: readonly string[];
   readonly servingValidDays?: number;
@@ -38,23 +31,20 @@ const DAY_MS = 24 * 3600 * 1000;
 /**
  * Self-managed certificates: one CA and serving certificate in a Secret shared by every
  * replica (the first creates it; a conflict means another replica won, so read theirs),
- * renewed before expiry with the same CA so the caBundle stays valid, and the CA written
- * into the webhook configurations.
+ * renewed before expiry with the same CA so the caBundle stays valid. The CA reaches the
+ * webhook configurations through the registrar (src/registration/), their one writer.
  */
 export class SelfManagedTls {
   private readonly core: CoreV1Api;
-  private readonly admission: AdmissionregistrationV1Api;
 
   constructor(private readonly options: SelfManagedTlsOptions) {
     this.core = options.kubeConfig.makeApiClient(CoreV1Api);
-    this.admission = options.kubeConfig.makeApiClient(AdmissionregistrationV1Api);
   }
 
-  /** Reads, creates or renews the Secret, then injects the caBundle. */
+  /** Reads, creates or renews the Secret. */
   async ensure(): Promise<TlsMaterial> {
     try {
       const material = await this.ensureSecret();
-      if (this.options.webhookConfiguration) await this.injectCaBundle(material.caBundle);
       return { ok: true, ...material };
     } catch (error) {
       return { ok: false, reason: `self-managed TLS: ${describeApiError(error)}` };
@@ -119,42 +109,6 @@ export class SelfManagedTls {
       !notAfter || notAfter.getTime() - Date.now() < (this.options.renewBeforeDays ?? 30) * DAY_MS
     );
   }
-
-  private async injectCaBundle(ca: string): Promise<void> {
-    const name = this.options.webhookConfiguration as string;
-    const caBundle = b64(ca);
-    for (let attempt = 0; ; attempt++) {
-      try {
-        const validating = await this.admission.readValidatingWebhookConfiguration({ name });
-        if (withCaBundle(validating.webhooks, caBundle)) {
-          await this.admission.replaceValidatingWebhookConfiguration({ name, body: validating });
-        }
-        const mutating = await this.admission.readMutatingWebhookConfiguration({ name });
-        if (withCaBundle(mutating.webhooks, caBundle)) {
-          await this.admission.replaceMutatingWebhookConfiguration({ name, body: mutating });
-        }
-        this.options.logger.info({ webhookConfiguration: name }, "caBundle up to date");
-        return;
-      } catch (error) {
-        if (statusCode(error) !== 409 || attempt >= 3) throw error;
-      }
-    }
-  }
-}
-
-/** Sets the caBundle of every webhook; true when anything changed. */
-function withCaBundle(
-  webhooks: { clientConfig: { caBundle?: string } }[] | undefined,
-  caBundle: string,
-): boolean {
-  let changed = false;
-  for (const webhook of webhooks ?? []) {
-    if (webhook.clientConfig.caBundle !== caBundle) {
-      webhook.clientConfig.caBundle = caBundle;
-      changed = true;
-    }
-  }
-  return changed;
 }
 
 function readStored(

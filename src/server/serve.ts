@@ -73,7 +73,7 @@ export interface RunningServer {
   readonly port: number;
   /** The plain-HTTP port of /healthz, /readyz and /metrics, when asked for. */
   readonly metricsPort: number | undefined;
-  /** The CA that signed the serving certificate, when the webhook made it. */
+  /** The CA that signed the serving certificate, when the webhook made it (the current one). */
   readonly caPem: string | undefined;
   /**
    * Turns readiness off, keeps serving for `delayMs`, then stops taking connections and
@@ -148,9 +148,11 @@ export async function serve(options: ServeOptions): Promise<ServeResult> {
     onShed: (reason) => options.metrics.connectionsShed.inc({ reason }),
     onCount: (open) => options.metrics.connectionsOpen.set(open),
   });
-  const stopWatching = options.certificates.watch((next) =>
-    server.setSecureContext(secureContextOptions(next, options.clientCa)),
-  );
+  let caPem = initial.caPem;
+  const stopWatching = options.certificates.watch((next, nextCa) => {
+    server.setSecureContext(secureContextOptions(next, options.clientCa));
+    caPem = nextCa ?? caPem;
+  });
 
   const listening = await listen(server, options.host, options.port);
   if (!listening.ok) {
@@ -194,7 +196,9 @@ export async function serve(options: ServeOptions): Promise<ServeResult> {
       server,
       port,
       metricsPort,
-      caPem: initial.caPem,
+      get caPem() {
+        return caPem;
+      },
       async close(graceMs = 10_000, delayMs = 0) {
         // Not ready at once, but still serving while endpoints drop this pod; then stop
         // taking connections and let in-flight requests finish, cutting only after graceMs.

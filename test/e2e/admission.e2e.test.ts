@@ -247,14 +247,14 @@ describe("install manifests", () => {
       result.stdout,
       /certificate.cert-manager.io\/nebula-br-webhook created \(server dry run\)/,
     );
+    // The webhook registers the Secret's ca.crt itself: no CA injector, no annotation.
     const rendered = parse(
       kubectlOk(plane, ["kustomize", "manifests/overlays/cert-manager"])
         .split(/^---$/m)
-        .find((d) => d.includes("kind: ValidatingWebhookConfiguration")) ?? "",
+        .find((d) => d.includes("kind: Deployment")) ?? "",
     );
-    assert.equal(
-      rendered.metadata.annotations["cert-manager.io/inject-ca-from"],
-      "nebula-br-webhook/nebula-br-webhook",
-    );
+    const args: string[] = rendered.spec.template.spec.containers[0].args;
+    assert.ok(args.includes("--ca-file=/etc/nebula-br-webhook-tls/ca.crt"), args.join(" "));
+    assert.ok(args.includes("--register-webhooks"), args.join(" "));
   });
 });

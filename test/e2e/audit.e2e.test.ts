@@ -109,6 +109,23 @@ describe("policy audits on a real API server", () => {
     assert.equal(json.summary.fail, 1);
   });
 
+  it("`audit -o junit` and `-o sarif` report it for CI: a failure, an error", () => {
+    const junit = audit("-n", "nebula", "-o", "junit");
+    assert.equal(junit.status, 1, junit.stderr);
+    assert.match(junit.stderr, /1 object audited in namespace nebula/);
+    assert.match(
+      junit.stdout,
+      /<testcase classname="NebulaRestore nebula\/restore-late" name="restore-secret-name">\n\s+<failure type="fail" message="spec\.br\.s3\.secretName: Secret &quot;late-secret&quot; not found/,
+    );
+    const sarif = audit("-n", "nebula", "-o", "sarif");
+    assert.equal(sarif.status, 1, sarif.stderr);
+    const results = JSON.parse(sarif.stdout).runs[0].results;
+    assert.deepEqual(
+      results.map((r: any) => [r.ruleId, r.level]),
+      [["restore-secret-name", "error"]],
+    );
+  });
+
   it("counts it in /metrics", async () => {
     const text = await metricsText();
     assert.match(

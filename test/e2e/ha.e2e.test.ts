@@ -16,6 +16,7 @@ import { startServeProcess } from "../support/serve-process.js";
 import {
   type ControlPlane,
   eventually,
+  installedRbac,
   kubectl,
   kubectlOk,
   startClusterWithFixtures,
@@ -46,10 +47,15 @@ const replicas: Webhook[] = [];
 
 /**
  * A kubeconfig for the webhook's ServiceAccount with the shipped RBAC
- * (manifests/base/rbac.yaml), so the replicas prove those permissions are enough.
+ * (manifests/base/rbac.yaml, as kustomize renders it), so the replicas prove those
+ * permissions are enough.
  */
 async function asServiceAccount(): Promise<string> {
-  kubectlOk(plane, ["apply", "-n", NAMESPACE, "-f", "manifests/base/rbac.yaml"]);
+  kubectlOk(
+    plane,
+    ["apply", "-f", "-"],
+    installedRbac(kubectlOk(plane, ["kustomize", "manifests/base"])),
+  );
   const token = kubectlOk(plane, ["-n", NAMESPACE, "create", "token", "nebula-br-webhook"]).trim();
   const admin = JSON.parse(kubectlOk(plane, ["config", "view", "--raw", "--minify", "-o", "json"]));
   const cluster = admin.clusters[0].cluster;

@@ -4,11 +4,14 @@
  */
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { mkdtemp } from "node:fs/promises";
+import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { parseAllDocuments, stringify } from "yaml";
+import { stringify } from "yaml";
+import { defaultConfig } from "../../src/config/config.js";
+import { withOwnNamespace } from "../../src/registration/choose-registration.js";
+import { renderWebhookConfigurations } from "../../src/registration/webhooks.js";
 import { REPO_ROOT } from "../support/fixtures.js";
 import { freePort, type ServeProcess, startServeProcess } from "../support/serve-process.js";
 
@@ -90,24 +93,20 @@ export function startWebhook(
 }
 
 /**
- * The shipped webhook configurations (manifests/base/webhooks.yaml), pointed at a webhook
- * outside the cluster: `clientConfig.url` on 127.0.0.1 and the caBundle of its CA.
+ * The webhook configurations `serve --register-webhooks` registers (src/registration/), as
+ * YAML, pointed at a webhook outside the cluster: `clientConfig.url` on 127.0.0.1 and the
+ * caBundle of its CA. Exempt: kube-system and nebula-br-webhook, as a shipped install's.
  */
 export function webhookConfigurations(port: number, ca: string): string {
-  const text = readFileSync(join(REPO_ROOT, "manifests/base/webhooks.yaml"), "utf8");
-  return parseAllDocuments(text)
-    .map((document) => {
-      const config = document.toJS();
-      for (const webhook of config.webhooks) {
-        const path = webhook.clientConfig.service.path;
-        webhook.clientConfig = {
-          url: `https://127.0.0.1:${port}${path}`,
-          caBundle: Buffer.from(ca).toString("base64"),
-        };
-      }
-      return stringify(config);
-    })
-    .join("---\n");
+  const { validating, mutating } = renderWebhookConfigurations({
+    configurationName: "nebula-br-webhook",
+    endpoint: { url: `https://127.0.0.1:${port}` },
+    failurePolicy: "Fail",
+    timeoutSeconds: 5,
+    exemptNamespaces: withOwnNamespace(defaultConfig.exemptNamespaces, "nebula-br-webhook"),
+    caPem: ca,
+  });
+  return [mutating, validating].map((config) => stringify(config)).join("---\n");
 }
 
 /** Retries `check` until it returns true (informer updates are asynchronous). */
@@ -185,4 +184,37 @@ export async function startClusterWithFixtures(
   const plane = await startControlPlane();
   installCrds(plane, options.generation, options.extraCrds, "test/e2e/fixtures/cluster.yaml");
   return plane;
+}
+
+/** The ServiceAccount and RBAC objects of a rendered install (a `kubectl kustomize` stream). */
+export function installedRbac(rendered: string): string {
+  return rendered
+    .split(/^---$/m)
+    .filter((document) =>
+      /^kind: (ServiceAccount|ClusterRole|ClusterRoleBinding|Role|RoleBinding)$/m.test(document),
+    )
+    .join("---");
+}
+
+/** A kubeconfig that acts as a ServiceAccount, with a token from `kubectl create token`. */
+export async function serviceAccountKubeconfig(
+  plane: ControlPlane,
+  namespace: string,
+  name: string,
+): Promise<string> {
+  const token = kubectlOk(plane, ["-n", namespace, "create", "token", name]).trim();
+  const admin = JSON.parse(kubectlOk(plane, ["config", "view", "--raw", "--minify", "-o", "json"]));
+  const file = join(plane.dir, `${namespace}-${name}.kubeconfig`);
+  await writeFile(
+    file,
+    JSON.stringify({
+      apiVersion: "v1",
+      kind: "Config",
+      clusters: [{ name: "e2e", cluster: admin.clusters[0].cluster }],
+      users: [{ name, user: { token } }],
+      contexts: [{ name, context: { cluster: "e2e", user: name } }],
+      "current-context": name,
+    }),
+  );
+  return file;
 }

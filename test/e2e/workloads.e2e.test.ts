@@ -1,6 +1,6 @@
 /**
- * Every kind that runs pods, through kubectl and the real API server, with the shipped
- * webhook configurations (manifests/base/webhooks.yaml, matchConditions included): each
+ * Every kind that runs pods, through kubectl and the real API server, with the
+ * webhooks the app registers (src/registration/webhooks.ts, matchConditions included): each
  * bypass class of the adversarial review is denied, which also proves the CEL filter sends
  * it to the webhook; the same workloads aimed at a BR-ready cluster are admitted; and with
  * the webhook down, workloads that do not run BR are never sent to it.
