@@ -6,10 +6,10 @@ import fastJsonPatch from "fast-json-patch";
 import { parseConfig } from "../../src/config/config.js";
 import { createLogger } from "../../src/log.js";
 import { Metrics } from "../../src/metrics.js";
-import { generatedCertificates } from "../../src/server/certificate-source.js";
-import { type RunningServer, serve } from "../../src/server/serve.js";
-import { example, exampleCluster, withFields } from "../support/fixtures.js";
+import type { RunningServer } from "../../src/server/serve.js";
+import { example, withFields } from "../support/fixtures.js";
 import { admissionReview, post } from "../support/https-client.js";
+import { startInProcessServer } from "../support/in-process-server.js";
 import { assertCompletedBackupPod } from "../support/measure.js";
 
 const logLines: string[] = [];
@@ -27,18 +27,12 @@ let ca: string;
 before(async () => {
   const config = parseConfig({});
   assert.ok(config.ok);
-  const started = await serve({
-    host: "127.0.0.1",
-    port: 0,
-    certificates: generatedCertificates(["localhost"]),
+  server = await startInProcessServer({
     maxBodyBytes: 256 * 1024,
     config: config.config,
-    view: exampleCluster,
     metrics,
     logger: createLogger("info", logSink),
   });
-  assert.ok(started.ok, started.ok ? "" : started.reason);
-  server = started.running;
   ca = server.caPem as string;
 });
 

@@ -5,17 +5,15 @@ import { describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { connect as tlsConnect } from "node:tls";
 import { parseConfig } from "../../src/config/config.js";
-import { createLogger } from "../../src/log.js";
 import { Metrics } from "../../src/metrics.js";
-import { generatedCertificates } from "../../src/server/certificate-source.js";
 import {
   type ConnectionLimits,
   DEFAULT_LIMITS,
   type RunningServer,
-  serve,
 } from "../../src/server/serve.js";
-import { example, exampleCluster } from "../support/fixtures.js";
+import { example } from "../support/fixtures.js";
 import { admissionReview, post } from "../support/https-client.js";
+import { startInProcessServer } from "../support/in-process-server.js";
 
 const config = (() => {
   const parsed = parseConfig({});
@@ -27,19 +25,8 @@ async function start(
   limits: Partial<ConnectionLimits> = {},
 ): Promise<{ server: RunningServer; metrics: Metrics }> {
   const metrics = new Metrics();
-  const started = await serve({
-    host: "127.0.0.1",
-    port: 0,
-    certificates: generatedCertificates(["localhost"]),
-    maxBodyBytes: 1024 * 1024,
-    config,
-    view: exampleCluster,
-    logger: createLogger("silent"),
-    metrics,
-    limits,
-  });
-  assert.ok(started.ok, started.ok ? "" : started.reason);
-  return { server: started.running, metrics };
+  const server = await startInProcessServer({ config, metrics, limits });
+  return { server, metrics };
 }
 
 /** Seconds from `open` until the server closes the socket it returns. */

@@ -5,11 +5,10 @@ import { admit } from "../../src/admission/admit.js";
 import { decodeReview } from "../../src/admission/review.js";
 import { parseConfig } from "../../src/config/config.js";
 import { createLogger } from "../../src/log.js";
-import { Metrics } from "../../src/metrics.js";
-import { generatedCertificates } from "../../src/server/certificate-source.js";
-import { type RunningServer, serve } from "../../src/server/serve.js";
+import type { RunningServer } from "../../src/server/serve.js";
 import { example, exampleCluster } from "../support/fixtures.js";
 import { post } from "../support/https-client.js";
+import { startInProcessServer } from "../support/in-process-server.js";
 
 const config = (() => {
   const parsed = parseConfig({});
@@ -240,18 +239,7 @@ describe("fuzzing the admission pipeline (fast-check)", () => {
 describe("fuzzing the HTTPS server", () => {
   let server: RunningServer;
   before(async () => {
-    const started = await serve({
-      host: "127.0.0.1",
-      port: 0,
-      certificates: generatedCertificates(["localhost"]),
-      maxBodyBytes: 1024 * 1024,
-      config,
-      view: exampleCluster,
-      logger: createLogger("silent"),
-      metrics: new Metrics(),
-    });
-    assert.ok(started.ok);
-    server = started.running;
+    server = await startInProcessServer({ config });
   });
   after(() => server.close(1000));
 

@@ -7,12 +7,11 @@ import { describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { parseConfig } from "../../src/config/config.js";
 import { createLogger } from "../../src/log.js";
-import { Metrics } from "../../src/metrics.js";
 import { fileCertificates } from "../../src/server/certificate-source.js";
 import { generateCa, issueServingCertificate } from "../../src/server/certificates.js";
-import { serve } from "../../src/server/serve.js";
-import { example, exampleCluster } from "../support/fixtures.js";
+import { example } from "../support/fixtures.js";
 import { admissionReview, post } from "../support/https-client.js";
+import { startInProcessServer } from "../support/in-process-server.js";
 import { startServeProcess } from "../support/serve-process.js";
 import { servedSerial } from "../support/tls.js";
 
@@ -59,17 +58,12 @@ describe("certificate rotation under load", () => {
     const logger = createLogger("silent");
     const config = parseConfig({});
     assert.ok(config.ok);
-    const started = await serve({
-      host: "127.0.0.1",
-      port: 0,
+    const running = await startInProcessServer({
       certificates: fileCertificates(join(dir, "tls.crt"), join(dir, "tls.key"), logger),
-      maxBodyBytes: 1024 * 1024,
       config: config.config,
-      view: exampleCluster,
       logger,
-      metrics: new Metrics(),
     });
-    assert.ok(started.ok);
+    const started = { running };
     const { port } = started.running;
     const before = await servedSerial(port, ca.cert);
     const body = JSON.stringify(admissionReview(example("backup-job.yaml")));

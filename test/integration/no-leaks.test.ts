@@ -11,9 +11,6 @@ import type { ClusterView } from "../../src/cluster-view/cluster-view.js";
 import { StaticClusterView } from "../../src/cluster-view/static-view.js";
 import { type Config, parseConfig } from "../../src/config/config.js";
 import { createLogger } from "../../src/log.js";
-import { Metrics } from "../../src/metrics.js";
-import { generatedCertificates } from "../../src/server/certificate-source.js";
-import { serve } from "../../src/server/serve.js";
 import {
   example,
   exampleCluster,
@@ -22,6 +19,7 @@ import {
   withFields,
 } from "../support/fixtures.js";
 import { admissionReview, post } from "../support/https-client.js";
+import { startInProcessServer } from "../support/in-process-server.js";
 import { startServeProcess } from "../support/serve-process.js";
 
 const ACCESS_KEY = "AKIAIOSFODNN7EXAMPLE";
@@ -207,18 +205,12 @@ describe("nothing secret leaks", () => {
       [failingView, parsed.config],
       [exampleCluster, failingConfig],
     ] as const) {
-      const started = await serve({
-        host: "127.0.0.1",
-        port: 0,
-        certificates: generatedCertificates(["localhost"]),
-        maxBodyBytes: 1024 * 1024,
+      const running = await startInProcessServer({
         config,
         view,
         logger: createLogger("debug", { write: (line: string) => lines.push(line) }),
-        metrics: new Metrics(),
       });
-      assert.ok(started.ok);
-      const { port, caPem } = started.running;
+      const { port, caPem } = running;
       try {
         for (const path of ["/validate", "/mutate"]) {
           const answer = await post(
@@ -234,7 +226,7 @@ describe("nothing secret leaks", () => {
           assert.match(answer.body.response.status.message, /could not check this object/);
         }
       } finally {
-        await started.running.close(1000);
+        await running.close(1000);
       }
     }
     assert.ok(

@@ -7,17 +7,16 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { parseConfig } from "../../src/config/config.js";
-import { createLogger } from "../../src/log.js";
-import { Metrics } from "../../src/metrics.js";
 import type { CertificateSource } from "../../src/server/certificate-source.js";
 import {
   type CertificatePair,
   generateCa,
   generateCertificates,
 } from "../../src/server/certificates.js";
-import { type RunningServer, serve } from "../../src/server/serve.js";
-import { example, exampleCluster, REPO_ROOT } from "../support/fixtures.js";
+import type { RunningServer, serve } from "../../src/server/serve.js";
+import { example, REPO_ROOT } from "../support/fixtures.js";
 import { admissionReview } from "../support/https-client.js";
+import { startInProcessServer } from "../support/in-process-server.js";
 import { freePort, httpGet, startServeProcess } from "../support/serve-process.js";
 import { handshake, issueClientCertificate, servedSerial } from "../support/tls.js";
 
@@ -43,19 +42,7 @@ function renewableCertificates() {
 }
 
 async function start(extra: Partial<Parameters<typeof serve>[0]> = {}): Promise<RunningServer> {
-  const started = await serve({
-    host: "127.0.0.1",
-    port: 0,
-    certificates: renewableCertificates().source,
-    maxBodyBytes: 1024 * 1024,
-    config,
-    view: exampleCluster,
-    logger: createLogger("silent"),
-    metrics: new Metrics(),
-    ...extra,
-  });
-  assert.ok(started.ok, started.ok ? "" : started.reason);
-  return started.running;
+  return startInProcessServer({ certificates: renewableCertificates().source, config, ...extra });
 }
 
 /** POST an AdmissionReview over HTTPS with these TLS client options. */

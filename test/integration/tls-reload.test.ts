@@ -6,11 +6,10 @@ import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { parseConfig } from "../../src/config/config.js";
 import { createLogger } from "../../src/log.js";
-import { Metrics } from "../../src/metrics.js";
 import { fileCertificates } from "../../src/server/certificate-source.js";
 import { generateCertificates } from "../../src/server/certificates.js";
-import { type RunningServer, serve } from "../../src/server/serve.js";
-import { exampleCluster } from "../support/fixtures.js";
+import type { RunningServer } from "../../src/server/serve.js";
+import { startInProcessServer } from "../support/in-process-server.js";
 import { servedSerial } from "../support/tls.js";
 
 describe("serving certificates from files", () => {
@@ -24,21 +23,15 @@ describe("serving certificates from files", () => {
     await writeFile(join(dir, "tls.key"), first.serving.key);
     const config = parseConfig({});
     assert.ok(config.ok);
-    const started = await serve({
-      host: "127.0.0.1",
-      port: 0,
+    const running = await startInProcessServer({
       certificates: fileCertificates(
         join(dir, "tls.crt"),
         join(dir, "tls.key"),
         createLogger("silent"),
       ),
-      maxBodyBytes: 1024 * 1024,
       config: config.config,
-      view: exampleCluster,
-      metrics: new Metrics(),
-      logger: createLogger("silent"),
     });
-    assert.ok(started.ok, started.ok ? "" : started.reason);
+    const started = { running };
     server = started.running;
   });
 
