@@ -7,6 +7,8 @@ import {
   judge,
   withFields,
 } from "../../test/support/fixtures.js";
+import { decide } from "./decision.js";
+import { mutation, type RuleResult } from "./rule.js";
 
 const broken = withFields(example("restore-accepted.yaml"), { "spec.br.s3.region": undefined });
 
@@ -93,5 +95,26 @@ describe("rule modes", () => {
       false,
       "a missing secretName needs no lookup to be denied",
     );
+  });
+});
+
+describe("errors of our own", () => {
+  it("refuse the object without repeating the error's message, which may quote it", () => {
+    const failing: RuleResult = {
+      rule: { id: "x-rule", description: "", defaultMode: "enforce", evaluate: () => [] },
+      mode: "enforce",
+      findings: [
+        mutation("spec", "completes", () => {
+          throw new TypeError("cannot read SECRET-VALUE-123");
+        }),
+      ],
+    };
+    const decision = decide({ spec: {} }, [failing], "mutate");
+    assert.equal(decision.allowed, false);
+    assert.match(
+      decision.denials[0] ?? "",
+      /internal error while completing the object \(TypeError\)/,
+    );
+    assert.doesNotMatch(JSON.stringify(decision), /SECRET-VALUE-123/);
   });
 });

@@ -66,9 +66,10 @@ export function decide(object: KubeObject, results: readonly RuleResult[], stage
     try {
       change.apply(mutated);
     } catch (error) {
-      // A bug of ours on an odd object: refuse rather than store it half completed.
+      // A bug of ours on an odd object: refuse rather than store it half completed. The
+      // error's message is not repeated: it may quote the object.
       denials.push(
-        `[${ruleId}] ${change.path}: internal error while completing the object (${(error as Error).message})`,
+        `[${ruleId}] ${change.path}: internal error while completing the object (${errorName(error)}); please report it`,
       );
     }
   }
@@ -80,4 +81,10 @@ export function decide(object: KubeObject, results: readonly RuleResult[], stage
     patch: mutations.length > 0 ? fastJsonPatch.compare(object, mutated) : [],
     mutated,
   };
+}
+
+/** The kind of an error, never its message (which may quote request values). */
+export function errorName(error: unknown): string {
+  const name = error instanceof Error ? error.name : typeof error;
+  return /^[A-Za-z]{1,40}$/.test(name) ? name : "Error";
 }

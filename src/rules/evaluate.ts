@@ -1,5 +1,6 @@
 import { isDeepStrictEqual } from "node:util";
 import type { Config } from "../config/config.js";
+import { errorName } from "./decision.js";
 import {
   type Finding,
   type Rule,
@@ -30,7 +31,10 @@ export function evaluateFamily(family: RuleFamily, ctx: RuleContext): RuleResult
         rule,
         mode,
         findings: [
-          violation("(rule)", `internal error while checking: ${(error as Error).message}`),
+          violation(
+            "(rule)",
+            `internal error while checking (${errorName(error)}); please report it`,
+          ),
         ],
       });
     }
