@@ -1,44 +1,84 @@
 /**
- * `make bench`: throughput and latency over real TLS with keep-alive on 127.0.0.1 against a
- * bare https baseline, memory and lookup cost at 10,000 NebulaClusters (static file and live
- * informer), zero API calls in steady state, and a soak for leaks. Writes bench/results.json
- * and bench/README.md. BENCH_SECONDS (10) and BENCH_SOAK_SECONDS (300) shorten it.
+ * `make bench`: the webhook measured where users feel it, in one run, side by side.
+ * - Throughput over real TLS with keep-alive on 127.0.0.1, the webhook on one core against a
+ *   bare https baseline, for the fast path and every guarded kind, distinct objects per
+ *   request, interleaved rounds (min / median / max).
+ * - Latency at 1,000 req/s (open loop), lookups and admission cost in process, the cost of
+ *   the per-admission log line, memory at rest, and a soak.
+ * - A real kube-apiserver holding 10,000 NebulaClusters as the operator stores them (≈7 KB
+ *   each, with status): the live view's sync time, peak and idle RSS, the longest /healthz
+ *   stall while it syncs; then server-side dry-run creates through the API server with no
+ *   policy, with a ValidatingAdmissionPolicy and with the webhook, interleaved.
+ * Writes bench/results.json and bench/README.md, with the before/after tables against
+ * bench/before.json when that file exists.
+ *
+ * Environment: BENCH_SECONDS (5 per load run), BENCH_ROUNDS (3), BENCH_SOAK_SECONDS (120),
+ * BENCH_API_ROUNDS (5), BENCH_API_PER_ROUND (200), BENCH_LIVE_CLUSTERS (10000),
+ * BENCH_IDLE_SECONDS (60);
+ * BENCH_WEBHOOK_ROOT: the checkout whose dist/ is the webhook under test (this one);
+ * BENCH_OUT=before: write bench/before.json only (the figures of an older build).
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { closeSync, openSync, readFileSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, openSync, readFileSync, writeFileSync } from "node:fs";
 import { mkdtemp, writeFile } from "node:fs/promises";
+import { Agent, request } from "node:https";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { CoreV1Api, CustomObjectsApi, KubeConfig } from "@kubernetes/client-node";
+import { KubeConfig } from "@kubernetes/client-node";
 import autocannon from "autocannon";
-import { admit } from "../src/admission/admit.js";
-import { decodeReview, reviewFor } from "../src/admission/review.js";
+import { type Admission, admit } from "../src/admission/admit.js";
+import { decodeReview } from "../src/admission/review.js";
 import { StaticClusterView } from "../src/cluster-view/static-view.js";
 import { defaultConfig } from "../src/config/config.js";
+import { closeApiConnections } from "../src/kube/api-client.js";
 import { parseManifests } from "../src/kube/manifests.js";
 import type { KubeObject } from "../src/kube/objects.js";
-import { createLogger } from "../src/log.js";
+import { createLogger, unredacted } from "../src/log.js";
+import { logAdmission } from "../src/server/admission-log.js";
 import { generateCertificates } from "../src/server/certificates.js";
 import { installCrds, startControlPlane, stopControlPlane } from "../test/e2e/harness.js";
-import { example, REPO_ROOT, withFields } from "../test/support/fixtures.js";
+import { REPO_ROOT } from "../test/support/fixtures.js";
 import { post } from "../test/support/https-client.js";
 import { apiCallsMade } from "../test/support/measure.js";
 import { freePort } from "../test/support/serve-process.js";
-import { largeClusterObjects, largeClusterState } from "./cluster-state.js";
+import { brEnabledCluster, largeClusterState } from "./cluster-state.js";
 import { constantRate, type RateResult } from "./constant-rate.js";
+import { fillWithClusters } from "./live-clusters.js";
+import { operatorClusterWithStatus } from "./operator-objects.js";
+import { type BeforeAfter, type Results, report } from "./report.js";
+import {
+  brWorkload,
+  distinct,
+  GUARDED_WORKLOAD_KINDS,
+  restore,
+  reviewBody,
+  targetOf,
+  unrelatedJob,
+} from "./requests.js";
+import { type Comparison, compare, OBJECTS, prepare, VARIANTS } from "./through-api-server.js";
 
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
-const SOAK_SECONDS = Number(process.env.BENCH_SOAK_SECONDS ?? 300);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const SOAK_SECONDS = Number(process.env.BENCH_SOAK_SECONDS ?? 120);
+const API_ROUNDS = Number(process.env.BENCH_API_ROUNDS ?? 5);
+const API_PER_ROUND = Number(process.env.BENCH_API_PER_ROUND ?? 200);
+const LIVE_CLUSTERS = Number(process.env.BENCH_LIVE_CLUSTERS ?? 10_000);
+/** How long the live webhook is left idle after its sync, RSS sampled every 5 s. */
+const IDLE_SECONDS = Number(process.env.BENCH_IDLE_SECONDS ?? 60);
+const WEBHOOK_ROOT = process.env.BENCH_WEBHOOK_ROOT ?? REPO_ROOT;
+const WRITE_BEFORE = process.env.BENCH_OUT === "before";
 const CLUSTERS = 10_000;
 const NAMESPACES = 1_000;
 const CONNECTIONS = 10;
-const ROUNDS = 5;
+/** Distinct objects per scenario: no two requests in a row carry the same object. */
+const DISTINCT = 1_000;
 const SERVER_CORE = "0";
+const RECONNECT_EVERY = 900;
 
 const log = (message: string) => process.stderr.write(`[bench] ${message}\n`);
 
-interface Load {
+export interface Load {
   requestsPerSecond: number;
   p50Ms: number;
   p99Ms: number;
@@ -54,11 +94,12 @@ interface Server {
   stop(): Promise<void>;
 }
 
-function rssMiB(pid: number | undefined): number {
+function procStatusMiB(pid: number | undefined, field: "VmRSS" | "VmHWM"): number {
   const status = readFileSync(`/proc/${pid}/status`, "utf8");
-  const kb = Number(status.match(/VmRSS:\s+(\d+) kB/)?.[1] ?? 0);
+  const kb = Number(status.match(new RegExp(`${field}:\\s+(\\d+) kB`))?.[1] ?? 0);
   return Math.round((kb / 1024) * 10) / 10;
 }
+const rssMiB = (pid: number | undefined) => procStatusMiB(pid, "VmRSS");
 
 /** Starts a server process pinned to one core; resolves when `ready` answers. */
 async function startPinned(
@@ -66,16 +107,17 @@ async function startPinned(
   port: number,
   ready: () => Promise<boolean>,
   logFile: string,
+  cwd = REPO_ROOT,
 ): Promise<Server> {
   // Output straight to a file: a pipe into this process would load the load generator's core.
   const output = openSync(logFile, "w");
   const child = spawn("taskset", ["-c", SERVER_CORE, process.execPath, ...args], {
-    cwd: REPO_ROOT,
+    cwd,
     stdio: ["ignore", output, output],
   });
   closeSync(output);
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  for (let i = 0; i < 600; i++) {
+  for (let i = 0; i < 1200; i++) {
     if (child.exitCode !== null) break;
     if (await ready().catch(() => false)) {
       return {
@@ -98,12 +140,15 @@ async function startPinned(
 async function load(
   port: number,
   requests: { path: string; body: string }[],
-  options: { seconds: number },
+  seconds: number,
 ): Promise<Load> {
   const result = await autocannon({
     url: `https://127.0.0.1:${port}`,
     connections: CONNECTIONS,
-    duration: options.seconds,
+    duration: seconds,
+    // The webhook closes a connection after 1,000 requests (maxRequestsPerSocket), as API
+    // servers honour; autocannon does not, and would count 503s: it reconnects first.
+    reconnectRate: RECONNECT_EVERY,
     headers: { "content-type": "application/json" },
     requests: requests.map((r) => ({ method: "POST", path: r.path, body: r.body })),
   });
@@ -118,47 +163,239 @@ async function load(
   };
 }
 
-/** The run with the median throughput. */
-function median(loads: Load[]): Load {
-  return [...loads].sort((a, b) => a.requestsPerSecond - b.requestsPerSecond)[
-    Math.floor(loads.length / 2)
-  ] as Load;
-}
-
-const reviewBody = (object: KubeObject) =>
-  JSON.stringify(reviewFor(object, { uid: "3d0f7a52-8d8e-4f57-9a0c-6a1c2d4b5e6f" }));
-
 /** µs per call of `work`, over enough calls to be measurable. */
 async function microseconds(
   calls: number,
-  work: () => unknown | Promise<unknown>,
+  work: (i: number) => unknown | Promise<unknown>,
 ): Promise<number> {
-  for (let i = 0; i < Math.min(calls, 1000); i++) await work();
+  for (let i = 0; i < Math.min(calls, 1000); i++) await work(i);
   const started = process.hrtime.bigint();
-  for (let i = 0; i < calls; i++) await work();
+  for (let i = 0; i < calls; i++) await work(i);
   return Math.round(Number(process.hrtime.bigint() - started) / calls / 10) / 100;
 }
 
-async function lookupCost(objects: KubeObject[], job: KubeObject) {
-  const view = new StaticClusterView(objects);
-  const decoded = decodeReview(reviewFor(job, { uid: "u" }));
+const signal = new AbortController().signal;
+const silent = createLogger("silent");
+
+/** Decodes and admits a review body, as the endpoint does: a fresh object every call. */
+async function admitBody(
+  body: string,
+  stage: "validate" | "mutate",
+  view: StaticClusterView,
+): Promise<Admission> {
+  const decoded = decodeReview(JSON.parse(body));
   if (!decoded.ok) throw new Error(decoded.error.reason);
-  const logger = createLogger("silent");
-  const signal = new AbortController().signal;
-  const names = objects
-    .filter((o) => o.kind === "NebulaCluster")
-    .map((o) => [o.metadata?.namespace ?? "", o.metadata?.name ?? ""] as const);
-  let i = 0;
-  return {
-    clusters: names.length,
-    lookupUs: await microseconds(200_000, () => {
-      const [ns, name] = names[i++ % names.length] as readonly [string, string];
+  return admit(decoded.request, stage, { view, config: defaultConfig, logger: silent }, signal);
+}
+
+async function inProcess(objects: KubeObject[]) {
+  const bigView = new StaticClusterView(objects);
+  const smallView = new StaticClusterView(objects.slice(0, 10));
+  const names = objects.map((o) => [o.metadata?.namespace ?? "", o.metadata?.name ?? ""] as const);
+  const jobs = (clusters: number) =>
+    distinct(DISTINCT, "/mutate", (i) =>
+      brWorkload("Job", i, targetOf(brEnabledCluster(i % clusters), NAMESPACES)),
+    ).map((r) => r.body);
+  const smallJobs = jobs(8);
+  const bigJobs = jobs(8_000);
+  let n = 0;
+  const lookup = (view: StaticClusterView, count: number) =>
+    microseconds(200_000, () => {
+      const [ns, name] = names[n++ % count] as readonly [string, string];
       return view.nebulaCluster(ns, name);
-    }),
-    admitBrJobUs: await microseconds(20_000, () =>
-      admit(decoded.request, "mutate", { view, config: defaultConfig, logger }, signal),
-    ),
+    });
+  return {
+    lookupUs: {
+      clusters10: await lookup(smallView, 10),
+      clusters10000: await lookup(bigView, CLUSTERS),
+    },
+    admitBrJobUs: {
+      clusters10: await microseconds(20_000, (i) =>
+        admitBody(smallJobs[i % DISTINCT] as string, "mutate", smallView),
+      ),
+      clusters10000: await microseconds(20_000, (i) =>
+        admitBody(bigJobs[i % DISTINCT] as string, "mutate", bigView),
+      ),
+    },
+    logLine: await logLineCost(bigView, bigJobs),
   };
+}
+
+/**
+ * The per-admission log line, before (pino's wildcard redaction on every line, guarded
+ * admissions at info) and after (known-safe fields, no redaction; allowed at debug).
+ */
+async function logLineCost(view: StaticClusterView, jobs: string[]) {
+  const sink = { write: (_line: string) => {} };
+  const job = await admitBody(jobs[0] as string, "mutate", view);
+  const deniedBody = reviewBody(restore(1, targetOf(1, NAMESPACES), ""), 1);
+  const denied = await admitBody(deniedBody, "validate", view);
+  const decoded = decodeReview(JSON.parse(jobs[0] as string));
+  if (!decoded.ok) throw new Error(decoded.error.reason);
+  const requestOf = decoded.request;
+  const redacting = createLogger("debug", sink);
+  const after = unredacted(createLogger("info", sink));
+  const cost = (logger: typeof redacting, admission: Admission) =>
+    microseconds(100_000, () => logAdmission(logger, "mutate", requestOf, admission, 0.42));
+  return {
+    allowedBeforeUs: await cost(redacting, job),
+    allowedAfterUs: await cost(after, job),
+    deniedBeforeUs: await cost(redacting, denied),
+    deniedAfterUs: await cost(after, denied),
+  };
+}
+
+async function heapUsedMiB(port: number, ca: string): Promise<number> {
+  const text = (await post(port, ca, "/metrics", undefined, { method: "GET" })).text;
+  const bytes = Number(
+    text.match(/^nebula_br_webhook_nodejs_heap_size_used_bytes (\d+)/m)?.[1] ?? 0,
+  );
+  return Math.round((bytes / 1024 / 1024) * 10) / 10;
+}
+
+/**
+ * GETs /healthz every 20 ms over one kept-alive connection until stopped; the longest answer
+ * is the longest the event loop was held (plus this machine's noise: see the idle figure).
+ */
+function stallProbe(port: number, ca: string) {
+  const agent = new Agent({ keepAlive: true, maxSockets: 1, ca });
+  let longestMs = 0;
+  let answered = 0;
+  let stopped = false;
+  const once = () =>
+    new Promise<number | undefined>((resolve) => {
+      const started = performance.now();
+      const req = request(
+        { host: "127.0.0.1", port, path: "/healthz", agent, servername: "localhost" },
+        (res) => {
+          res.resume();
+          res.on("end", () => resolve(performance.now() - started));
+        },
+      );
+      req.on("error", () => resolve(undefined));
+      req.end();
+    });
+  const done = (async () => {
+    while (!stopped) {
+      const ms = await once();
+      if (ms !== undefined) {
+        answered++;
+        longestMs = Math.max(longestMs, ms);
+      }
+      await sleep(20);
+    }
+  })();
+  return {
+    async stop() {
+      stopped = true;
+      await done;
+      agent.destroy();
+      return { longestMs: Math.round(longestMs), probes: answered };
+    },
+  };
+}
+
+async function liveScale(dir: string, ca: string, webhookArgs: (port: number) => string[]) {
+  const plane = await startControlPlane();
+  const kubeConfig = new KubeConfig();
+  try {
+    installCrds(plane);
+    kubeConfig.loadFromFile(plane.kubeconfig);
+    log(`live: creating ${LIVE_CLUSTERS} operator-sized NebulaClusters with status`);
+    const filled = await fillWithClusters(kubeConfig, LIVE_CLUSTERS, NAMESPACES);
+    log(`live: created in ${filled.seconds} s, ${filled.storedBytes} bytes each as stored`);
+    const port = await freePort();
+    const syncStarted = Date.now();
+    let probe: ReturnType<typeof stallProbe> | undefined;
+    const webhook = await startPinned(
+      [
+        ...webhookArgs(port),
+        "--kubeconfig",
+        plane.kubeconfig,
+        "--audit-interval",
+        "0",
+        "--secret-timeout-ms",
+        "2000",
+      ],
+      port,
+      async () => {
+        probe ??= stallProbe(port, ca);
+        return (await post(port, ca, "/readyz", undefined, { method: "GET" })).status === 200;
+      },
+      join(dir, "live.log"),
+      WEBHOOK_ROOT,
+    );
+    const syncSeconds = Math.round((Date.now() - syncStarted) / 100) / 10;
+    await sleep(1000);
+    const syncStall = await (probe as ReturnType<typeof stallProbe>).stop();
+    const idleProbe = stallProbe(port, ca);
+    await sleep(4000);
+    const idleStall = await idleProbe.stop();
+    const rssIdleSoon = rssMiB(webhook.child.pid);
+    // Left alone: V8 gives the list's garbage back to the system only when its memory reducer
+    // runs, some seconds to a minute after the heap stopped growing.
+    const rssWhileIdle: number[] = [];
+    for (let second = 5; second < IDLE_SECONDS; second += 5) {
+      await sleep(5000);
+      rssWhileIdle.push(rssMiB(webhook.child.pid));
+    }
+    const live = {
+      clusters: LIVE_CLUSTERS,
+      storedBytesPerCluster: filled.storedBytes,
+      createSeconds: filled.seconds,
+      syncSeconds,
+      healthzLongestDuringSyncMs: syncStall.longestMs,
+      healthzLongestIdleMs: idleStall.longestMs,
+      rssPeakMiB: procStatusMiB(webhook.child.pid, "VmHWM"),
+      rssIdleMiB: rssIdleSoon,
+      rssIdleSettledMiB: rssWhileIdle.at(-1) ?? rssIdleSoon,
+      rssIdleSamplesMiB: [rssIdleSoon, ...rssWhileIdle],
+      heapUsedMiB: await heapUsedMiB(port, ca),
+    };
+    log(`live: ${JSON.stringify(live)}`);
+
+    prepare(plane, port, ca, (name, namespace) => ({
+      ...operatorClusterWithStatus(1, NAMESPACES),
+      metadata: { name, namespace },
+    }));
+    await sleep(2000); // the API server picks up the webhook configurations and the policy
+    log(
+      `through the API server: ${API_ROUNDS} rounds of ${API_PER_ROUND} dry-run creates per object and variant`,
+    );
+    const comparison = await compare(
+      plane,
+      webhook.child.pid as number,
+      API_ROUNDS,
+      API_PER_ROUND,
+      log,
+    );
+
+    const callsBefore = await apiCallsMade(port, ca);
+    const jobLoad = await load(
+      port,
+      distinct(DISTINCT, "/mutate", (i) =>
+        brWorkload("Job", i, targetOf(brEnabledCluster(i), NAMESPACES)),
+      ),
+      SECONDS * 2,
+    );
+    const callsAfter = await apiCallsMade(port, ca);
+    const rssAfterLoad = rssMiB(webhook.child.pid);
+    const rssPeakOverall = procStatusMiB(webhook.child.pid, "VmHWM");
+    await webhook.stop();
+    return {
+      live: {
+        ...live,
+        brEntJobMutated: jobLoad,
+        apiCallsDuringLoad: callsAfter - callsBefore,
+        rssAfterLoadMiB: rssAfterLoad,
+        rssPeakOverallMiB: rssPeakOverall,
+      },
+      comparison,
+    };
+  } finally {
+    await closeApiConnections(kubeConfig);
+    stopControlPlane(plane);
+  }
 }
 
 async function main() {
@@ -168,51 +405,51 @@ async function main() {
     node: process.version,
     date: new Date().toISOString(),
     serverPinnedToCore: Number(SERVER_CORE),
+    webhookUnderTest: WEBHOOK_ROOT,
   };
   log(`machine: ${JSON.stringify(machine)}`);
   const dir = await mkdtemp(join(tmpdir(), "nbw-bench-"));
   const certs = generateCertificates(["localhost"], ["127.0.0.1"]);
   await writeFile(join(dir, "tls.crt"), certs.serving.cert);
   await writeFile(join(dir, "tls.key"), certs.serving.key);
-  await writeFile(join(dir, "ca.pem"), certs.ca.cert);
   const bigState = join(dir, "cluster-state-10k.yaml");
   await writeFile(bigState, largeClusterState(CLUSTERS, NAMESPACES));
 
-  // Requests: the fast path, a br-ent Job that is mutated, a restore that is denied.
-  const unrelatedJob = withFields(example("backup-job.yaml"), {
-    "metadata.namespace": "ns-1",
-    "metadata.labels": undefined,
-    "spec.template.spec.containers": [
-      {
-        name: "pi",
-        image: "perl:5.34",
-        command: ["perl", "-Mbignum=bpi", "-wle", "print bpi(2000)"],
-      },
-    ],
-  });
-  const brJob = withFields(example("backup-job.yaml"), {
-    "metadata.namespace": "ns-1",
-    "metadata.labels": { "app.kubernetes.io/cluster": "cluster-1" },
-  });
-  const restoreDenied = example("restore-denied.yaml");
-  const fast = [{ path: "/validate", body: reviewBody(unrelatedJob) }];
-  const mutated = [{ path: "/mutate", body: reviewBody(brJob) }];
-  const denied = [{ path: "/validate", body: reviewBody(restoreDenied) }];
+  // Distinct objects per scenario, each aimed at a cluster with BR enabled.
+  const target = (i: number) => targetOf(brEnabledCluster(i), NAMESPACES);
+  const fast = distinct(DISTINCT, "/validate", (i) => unrelatedJob(i, target(i)));
+  const guarded = GUARDED_WORKLOAD_KINDS.map((kind) => ({
+    id: `br${kind}`,
+    label: `br-ent ${kind}, ${kind === "Job" || kind === "CronJob" ? "/mutate (completed)" : "/validate"}`,
+    requests: distinct(
+      DISTINCT,
+      kind === "Job" || kind === "CronJob" ? "/mutate" : "/validate",
+      (i) => brWorkload(kind, i, target(i)),
+    ),
+  }));
+  const restoreDenied = distinct(DISTINCT, "/validate", (i) =>
+    restore(i, target(i), "no-such-secret"),
+  );
   const mixed = [
     ...fast,
     ...fast,
-    ...mutated,
-    { path: "/validate", body: reviewBody(brJob) },
-    ...denied,
+    ...guarded.flatMap((g) => g.requests.slice(0, 150)),
+    ...restoreDenied.slice(0, 150),
+  ];
+  const scenarios = [
+    { id: "fastPath", label: "fast path: unrelated Job, /validate", requests: fast },
+    ...guarded,
+    { id: "restoreDenied", label: "NebulaRestore denied, /validate", requests: restoreDenied },
+    { id: "mixed", label: "mixed stream", requests: mixed },
   ];
 
   const ca = certs.ca.cert;
-  const webhookPort = await freePort();
-  const webhookArgs = [
-    "dist/src/cli.js",
+  const cli = join(WEBHOOK_ROOT, "dist/src/cli.js");
+  const webhookArgs = (port: number) => [
+    cli,
     "serve",
     "--port",
-    String(webhookPort),
+    String(port),
     "--tls-cert",
     join(dir, "tls.crt"),
     "--tls-key",
@@ -222,21 +459,25 @@ async function main() {
     (await post(port, ca, "/readyz", undefined, { method: "GET" })).status === 200;
 
   // Memory at rest: the embedded 7-object state against 10,000 clusters.
+  const smallPort = await freePort();
   const small = await startPinned(
-    webhookArgs,
-    webhookPort,
-    healthy(webhookPort),
+    webhookArgs(smallPort),
+    smallPort,
+    healthy(smallPort),
     join(dir, "small.log"),
+    WEBHOOK_ROOT,
   );
   await sleep(1000);
   const rssSmallIdle = rssMiB(small.child.pid);
   await small.stop();
 
+  const webhookPort = await freePort();
   const webhook = await startPinned(
-    [...webhookArgs, "--cluster-state", bigState],
+    [...webhookArgs(webhookPort), "--cluster-state", bigState],
     webhookPort,
     healthy(webhookPort),
     join(dir, "webhook.log"),
+    WEBHOOK_ROOT,
   );
   await sleep(1000);
   const rssBigIdle = rssMiB(webhook.child.pid);
@@ -245,61 +486,38 @@ async function main() {
   const baseline = await startPinned(
     ["dist/bench/baseline-server.js", String(basePort), join(dir, "tls.crt"), join(dir, "tls.key")],
     basePort,
-    async () => {
-      const answer = await post(basePort, ca, "/", { request: { uid: "x" } });
-      return answer.status === 200;
-    },
+    async () => (await post(basePort, ca, "/", { request: { uid: "x" } })).status === 200,
     join(dir, "baseline.log"),
   );
 
-  log("throughput: baseline and webhook fast path, interleaved rounds, 10 keep-alive connections");
-  // This machine's speed drifts between runs: pair the two servers round by round and
-  // compare medians, so the ratio does not depend on which ran in a lucky second.
-  const baselineRounds: Load[] = [];
-  const fastRounds: Load[] = [];
-  for (let round = 0; round < ROUNDS; round++) {
-    baselineRounds.push(await load(basePort, fast, { seconds: SECONDS }));
-    fastRounds.push(await load(webhookPort, fast, { seconds: SECONDS }));
-  }
-  const throughput = {
-    baselineFastPath: median(baselineRounds),
-    fastPath: median(fastRounds),
-    brEntJobMutated: await load(webhookPort, mutated, { seconds: SECONDS }),
-    restoreDenied: await load(webhookPort, denied, { seconds: SECONDS }),
-    mixed: await load(webhookPort, mixed, { seconds: SECONDS }),
-  };
-  const rounds = {
-    baseline: baselineRounds.map((l) => l.requestsPerSecond),
-    fastPath: fastRounds.map((l) => l.requestsPerSecond),
-  };
-  const ratio =
-    Math.round(
-      (throughput.fastPath.requestsPerSecond / throughput.baselineFastPath.requestsPerSecond) * 100,
-    ) / 100;
   log(
-    `fast path ${throughput.fastPath.requestsPerSecond} req/s = ${ratio} of baseline ${throughput.baselineFastPath.requestsPerSecond} (rounds ${JSON.stringify(rounds)})`,
+    `throughput: baseline and ${scenarios.length} webhook scenarios, ${ROUNDS} interleaved rounds of ${SECONDS} s`,
   );
+  // This machine's speed drifts: every scenario runs once per round, right after the
+  // baseline, and the tables show min / median / max over rounds.
+  const rounds: Record<string, Load[]> = { baseline: [] };
+  for (const s of scenarios) rounds[s.id] = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    rounds.baseline?.push(await load(basePort, fast, SECONDS));
+    for (const s of scenarios) rounds[s.id]?.push(await load(webhookPort, s.requests, SECONDS));
+    log(
+      `round ${round + 1}: baseline ${rounds.baseline?.at(-1)?.requestsPerSecond} req/s, fast path ${rounds.fastPath?.at(-1)?.requestsPerSecond} req/s`,
+    );
+  }
 
   log("latency at 1,000 req/s, open loop (constant rate)");
   const at1000 = {
-    baselineFastPath: await constantRate(basePort, ca, fast, 1000, SECONDS),
-    fastPath: await constantRate(webhookPort, ca, fast, 1000, SECONDS),
-    mixed: await constantRate(webhookPort, ca, mixed, 1000, SECONDS),
+    baselineFastPath: await constantRate(basePort, ca, fast, 1000, 10),
+    fastPath: await constantRate(webhookPort, ca, fast, 1000, 10),
+    mixed: await constantRate(webhookPort, ca, mixed, 1000, 10),
   };
   const rssAfterLoad = rssMiB(webhook.child.pid);
   await baseline.stop();
 
-  log("lookup and admission cost, 10 vs 10,000 clusters (in process)");
-  const bigObjects = parseManifests(readFileSync(bigState, "utf8"), "big");
-  if (!bigObjects.ok) throw new Error(bigObjects.reason);
-  const smallObjects = bigObjects.objects.slice(0, 10).map((o) => o.object);
-  const lookups = {
-    clusters10: await lookupCost(smallObjects, brJob),
-    clusters10000: await lookupCost(
-      bigObjects.objects.map((o) => o.object),
-      brJob,
-    ),
-  };
+  log("in process: lookups, admission of distinct objects, the log line");
+  const parsed = parseManifests(readFileSync(bigState, "utf8"), "big");
+  if (!parsed.ok) throw new Error(parsed.reason);
+  const process_ = await inProcess(parsed.objects.map((o) => o.object));
 
   log(`soak: mixed stream at 500 req/s for ${SOAK_SECONDS} s`);
   const samples: { second: number; rssMiB: number }[] = [];
@@ -318,28 +536,24 @@ async function main() {
   await webhook.stop();
   const firstMinute = samples.filter((s) => s.second <= 60).map((s) => s.rssMiB);
   const lastMinute = samples.filter((s) => s.second >= SOAK_SECONDS - 60).map((s) => s.rssMiB);
-  const soak = {
-    seconds: SOAK_SECONDS,
-    load: soakLoad,
-    rssFirstMinuteMaxMiB: Math.max(...firstMinute),
-    rssLastMinuteMaxMiB: Math.max(...lastMinute),
-    rssMaxMiB: Math.max(...samples.map((s) => s.rssMiB)),
-    samples,
-  };
 
-  log("live informer: 10,000 NebulaClusters in 1,000 namespaces on the e2e API server");
-  const live = await liveScale(dir, ca, brJob);
+  log(`live view: ${LIVE_CLUSTERS} operator-sized NebulaClusters on the e2e API server`);
+  const { live, comparison } = await liveScale(dir, ca, webhookArgs);
 
   const results: Results = {
     machine,
     settings: {
       seconds: SECONDS,
+      rounds: ROUNDS,
       connections: CONNECTIONS,
       clusters: CLUSTERS,
       namespaces: NAMESPACES,
+      distinctObjects: DISTINCT,
     },
-    throughput,
-    ratioToBaseline: ratio,
+    scenarios: [
+      { id: "baseline", label: "baseline: bare https, parse and allow" },
+      ...scenarios.map(({ id, label }) => ({ id, label })),
+    ],
     rounds,
     latencyAt1000rps: at1000,
     memory: {
@@ -348,217 +562,66 @@ async function main() {
       heapUsed10kClustersMiB: heapBig,
       rssAfterLoadMiB: rssAfterLoad,
     },
-    lookups,
-    soak,
+    inProcess: process_,
+    soak: {
+      seconds: SOAK_SECONDS,
+      load: soakLoad,
+      rssFirstMinuteMaxMiB: Math.max(...firstMinute),
+      rssLastMinuteMaxMiB: Math.max(...lastMinute),
+      rssMaxMiB: Math.max(...samples.map((s) => s.rssMiB)),
+      samples,
+    },
     live,
+    throughApiServer: summarize(comparison),
   };
+  if (WRITE_BEFORE) {
+    writeFileSync(join(REPO_ROOT, "bench/before.json"), `${JSON.stringify(results, null, 2)}\n`);
+    log("wrote bench/before.json");
+    return;
+  }
+  const beforeFile = join(REPO_ROOT, "bench/before.json");
+  const before: BeforeAfter | undefined = existsSync(beforeFile)
+    ? (JSON.parse(readFileSync(beforeFile, "utf8")) as Results)
+    : undefined;
   writeFileSync(join(REPO_ROOT, "bench/results.json"), `${JSON.stringify(results, null, 2)}\n`);
-  writeFileSync(join(REPO_ROOT, "bench/README.md"), report(results));
+  writeFileSync(join(REPO_ROOT, "bench/README.md"), report(results, before));
   log("wrote bench/results.json and bench/README.md");
 }
 
-async function heapUsedMiB(port: number, ca: string): Promise<number> {
-  const text = (await post(port, ca, "/metrics", undefined, { method: "GET" })).text;
-  const bytes = Number(
-    text.match(/^nebula_br_webhook_nodejs_heap_size_used_bytes (\d+)/m)?.[1] ?? 0,
-  );
-  return Math.round((bytes / 1024 / 1024) * 10) / 10;
-}
+const quantile = (sorted: number[], q: number): number =>
+  Math.round((sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0) * 100) / 100;
 
-async function liveScale(dir: string, ca: string, brJob: KubeObject) {
-  const plane = await startControlPlane();
-  try {
-    installCrds(plane);
-    const kubeConfig = new KubeConfig();
-    kubeConfig.loadFromFile(plane.kubeconfig);
-    const core = kubeConfig.makeApiClient(CoreV1Api);
-    const custom = kubeConfig.makeApiClient(CustomObjectsApi);
-    const { namespaces, clusters } = largeClusterObjects(CLUSTERS, NAMESPACES);
-    const started = Date.now();
-    await inParallel(namespaces, 16, (ns) => core.createNamespace({ body: ns }));
-    await inParallel(clusters, 16, (nc) =>
-      custom.createNamespacedCustomObject({
-        group: "apps.nebula-graph.io",
-        version: "v1alpha1",
-        plural: "nebulaclusters",
-        namespace: nc.metadata.namespace,
-        body: nc,
-      }),
-    );
-    const createSeconds = Math.round((Date.now() - started) / 100) / 10;
-    const port = await freePort();
-    const syncStarted = Date.now();
-    const webhook = await startPinned(
-      [
-        "dist/src/cli.js",
-        "serve",
-        "--port",
-        String(port),
-        "--tls-cert",
-        join(dir, "tls.crt"),
-        "--tls-key",
-        join(dir, "tls.key"),
-        "--kubeconfig",
-        plane.kubeconfig,
-        "--audit-interval",
-        "0",
-      ],
-      port,
-      async () => (await post(port, ca, "/readyz", undefined, { method: "GET" })).status === 200,
-      join(dir, "live.log"),
-    );
-    const syncSeconds = Math.round((Date.now() - syncStarted) / 100) / 10;
-    await sleep(1000);
-    const rssIdle = rssMiB(webhook.child.pid);
-    const heap = await heapUsedMiB(port, ca);
-    const callsBefore = await apiCallsMade(port, ca);
-    const jobLoad = await load(port, [{ path: "/mutate", body: reviewBody(brJob) }], {
-      seconds: SECONDS,
-    });
-    const callsAfter = await apiCallsMade(port, ca);
-    const rssAfter = rssMiB(webhook.child.pid);
-    await webhook.stop();
-    return {
-      createSeconds,
-      syncSeconds,
-      rssIdleMiB: rssIdle,
-      heapUsedMiB: heap,
-      rssAfterLoadMiB: rssAfter,
-      brEntJobMutated: jobLoad,
-      apiCallsDuringLoad: callsAfter - callsBefore,
-    };
-  } finally {
-    stopControlPlane(plane);
+/** p50 and p99 per object and variant (all rounds pooled, and per round), CPU per create. */
+function summarize(comparison: Comparison) {
+  const out: Record<string, Record<string, unknown>> = {};
+  for (const object of OBJECTS) {
+    out[object] = {};
+    for (const variant of VARIANTS) {
+      const batches = comparison.batches[object][variant];
+      const all = batches.flatMap((b) => b.latenciesMs).sort((a, b) => a - b);
+      const perRound = batches.map((b) => [...b.latenciesMs].sort((x, y) => x - y));
+      (out[object] as Record<string, unknown>)[variant] = {
+        requests: all.length,
+        errors: batches.reduce((sum, b) => sum + b.errors, 0),
+        p50Ms: quantile(all, 0.5),
+        p99Ms: quantile(all, 0.99),
+        p50MsPerRound: perRound.map((l) => quantile(l, 0.5)),
+        p99MsPerRound: perRound.map((l) => quantile(l, 0.99)),
+        apiServerCpuMsPerCreate: round2(median(batches.map((b) => b.apiServerCpuMs))),
+        webhookCpuMsPerCreate: round2(median(batches.map((b) => b.webhookCpuMs))),
+      };
+    }
   }
+  return { rounds: comparison.rounds, perRound: comparison.perRound, results: out };
 }
 
-async function inParallel<T>(
-  items: readonly T[],
-  width: number,
-  work: (item: T) => Promise<unknown>,
-): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    [...Array(width)].map(async () => {
-      while (next < items.length) {
-        const item = items[next++] as T;
-        await work(item);
-      }
-    }),
-  );
-}
-
-interface Results {
-  machine: { date: string; cpu: string; cores: number; node: string; serverPinnedToCore: number };
-  settings: { seconds: number; connections: number; clusters: number; namespaces: number };
-  throughput: Record<
-    "baselineFastPath" | "fastPath" | "brEntJobMutated" | "restoreDenied" | "mixed",
-    Load
-  >;
-  ratioToBaseline: number;
-  rounds: { baseline: number[]; fastPath: number[] };
-  latencyAt1000rps: Record<"baselineFastPath" | "fastPath" | "mixed", RateResult>;
-  memory: {
-    rssIdleEmbeddedStateMiB: number;
-    rssIdle10kClustersMiB: number;
-    heapUsed10kClustersMiB: number;
-    rssAfterLoadMiB: number;
-  };
-  lookups: Record<
-    "clusters10" | "clusters10000",
-    { clusters: number; lookupUs: number; admitBrJobUs: number }
-  >;
-  soak: {
-    seconds: number;
-    load: RateResult;
-    rssFirstMinuteMaxMiB: number;
-    rssLastMinuteMaxMiB: number;
-    rssMaxMiB: number;
-    samples: { second: number; rssMiB: number }[];
-  };
-  live: {
-    createSeconds: number;
-    syncSeconds: number;
-    rssIdleMiB: number;
-    heapUsedMiB: number;
-    rssAfterLoadMiB: number;
-    brEntJobMutated: Load;
-    apiCallsDuringLoad: number;
-  };
-}
-
-function row(name: string, l: Load): string {
-  return `| ${name} | ${l.requestsPerSecond} | ${l.p50Ms} | ${l.p99Ms} | ${l.maxMs} | ${l.errors + l.non2xx} |`;
-}
-
-function rateRow(name: string, l: RateResult): string {
-  return `| ${name} | ${l.sent} | ${l.p50Ms} | ${l.p90Ms} | ${l.p99Ms} | ${l.maxMs} | ${l.errors} |`;
-}
-
-function report(r: Results): string {
-  const t = r.throughput;
-  return `# Benchmark results
-
-Made by \`make bench\` (bench/run.ts) on ${r.machine.date}: ${r.machine.cpu}, ${r.machine.cores} cores, Node.js ${r.machine.node}.
-Servers pinned to core ${r.machine.serverPinnedToCore} (one core), the load generator (autocannon, ${r.settings.connections} keep-alive TLS connections on 127.0.0.1) on the other.
-The webhook judges against a static view of ${r.settings.clusters} NebulaClusters in ${r.settings.namespaces} namespaces. Raw numbers: [results.json](results.json).
-
-## Throughput (${r.settings.seconds} s each, as fast as it goes)
-
-| scenario | req/s | p50 ms | p99 ms | max ms | errors |
-|---|---|---|---|---|---|
-${row("baseline: bare https, parse and allow", t.baselineFastPath)}
-${row("fast path: unrelated Job, /validate", t.fastPath)}
-${row("br-ent Job mutated, /mutate", t.brEntJobMutated)}
-${row("restore denied, /validate", t.restoreDenied)}
-${row("mixed stream", t.mixed)}
-
-Fast path = **${r.ratioToBaseline}** of the baseline (target ≥ 0.7), medians of ${r.rounds.fastPath.length} interleaved rounds
-(baseline ${r.rounds.baseline.join(", ")} req/s; webhook ${r.rounds.fastPath.join(", ")} req/s).
-
-## Latency at 1,000 req/s (open loop: one request every millisecond, after a 1 s warm-up)
-
-| scenario | requests | p50 ms | p90 ms | p99 ms | max ms | errors |
-|---|---|---|---|---|---|---|
-${rateRow("baseline: bare https", r.latencyAt1000rps.baselineFastPath)}
-${rateRow("fast path", r.latencyAt1000rps.fastPath)}
-${rateRow("mixed stream", r.latencyAt1000rps.mixed)}
-
-Target: p99 under 5 ms. The baseline row shows what this machine and client add by themselves.
-
-## Memory and lookups at scale
-
-| | value |
-|---|---|
-| RSS idle, embedded example state | ${r.memory.rssIdleEmbeddedStateMiB} MiB |
-| RSS idle, 10,000 clusters (static file) | ${r.memory.rssIdle10kClustersMiB} MiB |
-| heap used, 10,000 clusters (static file) | ${r.memory.heapUsed10kClustersMiB} MiB |
-| RSS after the load runs | ${r.memory.rssAfterLoadMiB} MiB |
-| cluster lookup, 10 clusters | ${r.lookups.clusters10.lookupUs} µs |
-| cluster lookup, 10,000 clusters | ${r.lookups.clusters10000.lookupUs} µs |
-| br-ent Job admission (in process), 10 clusters | ${r.lookups.clusters10.admitBrJobUs} µs |
-| br-ent Job admission (in process), 10,000 clusters | ${r.lookups.clusters10000.admitBrJobUs} µs |
-
-## Live informer, 10,000 NebulaClusters on a real kube-apiserver
-
-| | value |
-|---|---|
-| creating 1,000 namespaces and 10,000 clusters | ${r.live.createSeconds} s |
-| webhook start to ready (informer synced) | ${r.live.syncSeconds} s |
-| RSS idle / heap used | ${r.live.rssIdleMiB} MiB / ${r.live.heapUsedMiB} MiB |
-| br-ent Job mutated | ${r.live.brEntJobMutated.requestsPerSecond} req/s, p99 ${r.live.brEntJobMutated.p99Ms} ms, ${r.live.brEntJobMutated.requests} requests |
-| API calls made during that load | ${r.live.apiCallsDuringLoad} |
-| RSS after the load | ${r.live.rssAfterLoadMiB} MiB |
-
-## Soak (${r.soak.seconds} s, mixed stream at 500 req/s)
-
-${r.soak.load.sent} requests, ${r.soak.load.errors} errors, p50 ${r.soak.load.p50Ms} ms, p99 ${r.soak.load.p99Ms} ms.
-RSS: max ${r.soak.rssFirstMinuteMaxMiB} MiB in the first minute, max ${r.soak.rssLastMinuteMaxMiB} MiB in the last minute, ${r.soak.rssMaxMiB} MiB overall
-(samples every 10 s: ${r.soak.samples.map((s) => s.rssMiB).join(", ")}).
-`;
-}
+const round2 = (x: number) => Math.round(x * 100) / 100;
+const median = (values: number[]): number =>
+  [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? 0;
 
 main().catch((error: unknown) => {
   log(`failed: ${(error as Error).stack ?? error}`);
   process.exit(1);
 });
+
+export type { RateResult };

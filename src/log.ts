@@ -37,6 +37,15 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
   );
 }
 
+/**
+ * The same logger without redaction, for lines built from known-safe fields only (see
+ * `logAdmission`): pino's wildcard redaction costs ~30 µs a line, ten times the line itself,
+ * and the per-admission line is written on the hot path.
+ */
+export function unredacted(logger: Logger): Logger {
+  return logger.child({}, { redact: [] });
+}
+
 /** Writes out what the asynchronous destination still holds. */
 export function flushLogs(logger: Logger): Promise<void> {
   return new Promise((resolve) => logger.flush(() => resolve()));

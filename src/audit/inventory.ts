@@ -5,6 +5,7 @@ import {
   CustomObjectsApi,
   type KubeConfig,
 } from "@kubernetes/client-node";
+import { apiClient } from "../kube/api-client.js";
 import { describeApiError, retryWhenAsked, statusCode } from "../kube/api-errors.js";
 import type { KubeObject } from "../kube/objects.js";
 import { isControllerMade } from "../rules/br-workload-rules.js";
@@ -43,10 +44,10 @@ interface Source {
 }
 
 function sources(kubeConfig: KubeConfig): Source[] {
-  const custom = kubeConfig.makeApiClient(CustomObjectsApi);
-  const batch = kubeConfig.makeApiClient(BatchV1Api);
-  const core = kubeConfig.makeApiClient(CoreV1Api);
-  const apps = kubeConfig.makeApiClient(AppsV1Api);
+  const custom = apiClient(kubeConfig, CustomObjectsApi);
+  const batch = apiClient(kubeConfig, BatchV1Api);
+  const core = apiClient(kubeConfig, CoreV1Api);
+  const apps = apiClient(kubeConfig, AppsV1Api);
   const nebula = (kind: string, plural: string): Source => ({
     kind,
     apiVersion: `${NEBULA_GROUP}/${NEBULA_VERSION}`,

@@ -1,4 +1,5 @@
 import { CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
+import { apiClient } from "../kube/api-client.js";
 import { describeApiError, retryWhenAsked, statusCode } from "../kube/api-errors.js";
 import { PAGE_SIZE } from "./inventory.js";
 import { MANAGED_BY, type PolicyReport, REPORT_NAME, sameContent } from "./policy-report.js";
@@ -40,7 +41,7 @@ export class PolicyReportWriter {
     kubeConfig: KubeConfig,
     private readonly options: ReportWriterOptions = {},
   ) {
-    this.api = kubeConfig.makeApiClient(CustomObjectsApi);
+    this.api = apiClient(kubeConfig, CustomObjectsApi);
   }
 
   async reconcile(wanted: Map<string, PolicyReport>): Promise<WriteResult> {

@@ -11,6 +11,7 @@ import type {
   LeaseWrite,
   StoredLease,
 } from "../audit/leader-election.js";
+import { apiClient } from "./api-client.js";
 import { describeApiError, statusCode } from "./api-errors.js";
 
 /** A `coordination.k8s.io/v1` Lease through the API server. */
@@ -20,7 +21,7 @@ export function kubeLeaseStore(
   name: string,
   onApiCall: (verb: string, resource: string) => void = () => {},
 ): LeaseStore {
-  const api = kubeConfig.makeApiClient(CoordinationV1Api);
+  const api = apiClient(kubeConfig, CoordinationV1Api);
   const describe = `${namespace}/${name}`;
   const body = (record: LeaseRecord, resourceVersion?: string): V1Lease => ({
     apiVersion: "coordination.k8s.io/v1",

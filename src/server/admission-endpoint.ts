@@ -8,6 +8,7 @@ import {
   planAdmission,
 } from "../admission/admit.js";
 import { type AdmissionRequest, decodeReview, encodeReview } from "../admission/review.js";
+import { unredacted } from "../log.js";
 import type { Metrics } from "../metrics.js";
 import { errorForLog, logAdmission, uidForLog } from "./admission-log.js";
 import { deadlineFor } from "./deadline.js";
@@ -65,6 +66,8 @@ function timeoutParam(url: string | undefined): string | undefined {
  */
 export function createAdmissionEndpoint(options: AdmissionEndpointOptions) {
   const { logger, metrics } = options;
+  // The per-admission line holds known-safe fields only (admission-log.ts): no redaction pass.
+  const admissionLogger = unredacted(logger);
 
   const respond = (
     res: ServerResponse,
@@ -77,7 +80,7 @@ export function createAdmissionEndpoint(options: AdmissionEndpointOptions) {
     metrics.recordAdmission(stage, request, admission, ms / 1000);
     if (stage === "validate" && admission.results.length > 0 && !request.dryRun)
       options.onGuardedAdmission?.();
-    logAdmission(logger, stage, request, admission, ms);
+    logAdmission(admissionLogger, stage, request, admission, ms);
     sendJson(res, 200, encodeReview(admission.response));
   };
 

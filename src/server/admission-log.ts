@@ -42,9 +42,12 @@ export function errorForLog(error: unknown): { type: string; at: string | undefi
 
 /**
  * One line per admission: uid, object, verdict per rule id; never the object itself, and no
- * request value that is not of a known form (kinds and rule ids from closed sets, names only
- * when they are valid names). Guarded objects are logged at info; the unrelated rest at
- * debug, or they drown it.
+ * request value that is not of a known form (kinds, operations, rule ids and families from
+ * closed sets, names only when they are valid names, numbers and booleans). Built from these
+ * fields only, so that it can go through `unredacted(logger)`: redaction would find nothing
+ * here to censor.
+ * Denials and warnings are logged at info; admissions without either (most of them, patched
+ * or not) at debug, or they drown what a person needs to see.
  */
 export function logAdmission(
   logger: Logger,
@@ -53,8 +56,16 @@ export function logAdmission(
   admission: Admission,
   ms: number,
 ): void {
-  const level = admission.results.length > 0 ? "info" : "debug";
+  const { response } = admission;
+  const notable = !response.allowed || (response.warnings?.length ?? 0) > 0;
+  const level = notable ? "info" : "debug";
   if (!logger.isLevelEnabled(level)) return;
+  const verdicts: Record<string, string> = {};
+  for (const result of admission.results) {
+    if (result.findings.length === 0) continue;
+    verdicts[ruleLabel(result.rule.id)] =
+      `${result.mode}:${result.findings.map((f) => f.type).join(",")}`;
+  }
   logger[level](
     {
       stage,
@@ -65,16 +76,9 @@ export function logAdmission(
       operation: operationLabel(request.operation),
       dryRun: request.dryRun,
       handledBy: admission.handledBy,
-      allowed: admission.response.allowed,
-      verdicts: Object.fromEntries(
-        admission.results
-          .filter((r) => r.findings.length > 0)
-          .map((r) => [
-            ruleLabel(r.rule.id),
-            `${r.mode}:${r.findings.map((f) => f.type).join(",")}`,
-          ]),
-      ),
-      patched: admission.response.patch !== undefined,
+      allowed: response.allowed,
+      verdicts,
+      patched: response.patch !== undefined,
       ms: Math.round(ms * 1000) / 1000,
     },
     "admission",

@@ -1,0 +1,373 @@
+/** bench/README.md from the results of one run, with the figures of an older build beside. */
+import type { RateResult } from "./constant-rate.js";
+import type { Load } from "./run.js";
+
+interface ApiFigures {
+  requests: number;
+  errors: number;
+  p50Ms: number;
+  p99Ms: number;
+  p50MsPerRound: number[];
+  p99MsPerRound: number[];
+  apiServerCpuMsPerCreate: number;
+  webhookCpuMsPerCreate: number;
+}
+
+type Variant = "none" | "vap" | "webhook";
+type ObjectName = "restore" | "brJob";
+
+export interface Results {
+  machine: {
+    date: string;
+    cpu: string;
+    cores: number;
+    node: string;
+    serverPinnedToCore: number;
+    webhookUnderTest: string;
+  };
+  settings: {
+    seconds: number;
+    rounds: number;
+    connections: number;
+    clusters: number;
+    namespaces: number;
+    distinctObjects: number;
+  };
+  scenarios: { id: string; label: string }[];
+  rounds: Record<string, Load[]>;
+  latencyAt1000rps: Record<"baselineFastPath" | "fastPath" | "mixed", RateResult>;
+  memory: {
+    rssIdleEmbeddedStateMiB: number;
+    rssIdle10kClustersMiB: number;
+    heapUsed10kClustersMiB: number;
+    rssAfterLoadMiB: number;
+  };
+  inProcess: {
+    lookupUs: { clusters10: number; clusters10000: number };
+    admitBrJobUs: { clusters10: number; clusters10000: number };
+    logLine: {
+      allowedBeforeUs: number;
+      allowedAfterUs: number;
+      deniedBeforeUs: number;
+      deniedAfterUs: number;
+    };
+  };
+  soak: {
+    seconds: number;
+    load: RateResult;
+    rssFirstMinuteMaxMiB: number;
+    rssLastMinuteMaxMiB: number;
+    rssMaxMiB: number;
+    samples: { second: number; rssMiB: number }[];
+  };
+  live: {
+    clusters: number;
+    storedBytesPerCluster: number;
+    createSeconds: number;
+    syncSeconds: number;
+    healthzLongestDuringSyncMs: number;
+    healthzLongestIdleMs: number;
+    rssPeakMiB: number;
+    rssIdleMiB: number;
+    /** After IDLE_SECONDS left alone (absent from the first runs: then the 5 s figure). */
+    rssIdleSettledMiB?: number;
+    rssIdleSamplesMiB?: number[];
+    heapUsedMiB: number;
+    brEntJobMutated: Load;
+    apiCallsDuringLoad: number;
+    rssAfterLoadMiB: number;
+    rssPeakOverallMiB: number;
+  };
+  throughApiServer: {
+    rounds: number;
+    perRound: number;
+    results: Record<string, Record<string, unknown>>;
+  };
+}
+
+/** The same figures, from a run against the build before the change (bench/before.json). */
+export type BeforeAfter = Results;
+
+const sorted = (values: number[]) => [...values].sort((a, b) => a - b);
+const median = (values: number[]) => sorted(values)[Math.floor(values.length / 2)] ?? 0;
+const spread = (values: number[]) => {
+  const s = sorted(values);
+  return `${s[0] ?? "–"} / ${median(values)} / ${s.at(-1) ?? "–"}`;
+};
+const r2 = (x: number) => Math.round(x * 100) / 100;
+
+function medianRps(r: Results, id: string): number {
+  return median((r.rounds[id] ?? []).map((l) => l.requestsPerSecond));
+}
+
+function ratio(r: Results, id: string): number {
+  const base = medianRps(r, "baseline");
+  return base > 0 ? r2(medianRps(r, id) / base) : 0;
+}
+
+function api(r: Results | undefined, object: ObjectName, variant: Variant): ApiFigures | undefined {
+  return r?.throughApiServer?.results?.[object]?.[variant] as ApiFigures | undefined;
+}
+
+const or = (value: number | string | undefined, suffix = "") =>
+  value === undefined ? "–" : `${value}${suffix}`;
+
+function goals(r: Results, b: Results | undefined): string {
+  const added = (x: Results | undefined, object: ObjectName) => {
+    const none = api(x, object, "none");
+    const webhook = api(x, object, "webhook");
+    return none && webhook ? r2(webhook.p50Ms - none.p50Ms) : undefined;
+  };
+  const vapRatio = (x: Results | undefined, object: ObjectName) => {
+    const none = api(x, object, "none");
+    const vap = api(x, object, "vap");
+    const webhook = api(x, object, "webhook");
+    if (!none || !vap || !webhook) return undefined;
+    const vapAdded = vap.p50Ms - none.p50Ms;
+    return vapAdded > 0 ? r2((webhook.p50Ms - none.p50Ms) / vapAdded) : undefined;
+  };
+  const guardedIds = r.scenarios
+    .map((s) => s.id)
+    .filter((id) => id.startsWith("br") || id === "restoreDenied");
+  const worst = (x: Results | undefined) =>
+    x ? Math.min(...guardedIds.filter((id) => x.rounds[id]).map((id) => ratio(x, id))) : undefined;
+  const rows: [string, string, string | number | undefined, string | number | undefined][] = [
+    [
+      "added p50 over no policy, br-ent Job (API server)",
+      "≤ 2 ms",
+      added(b, "brJob"),
+      added(r, "brJob"),
+    ],
+    [
+      "added p50 over no policy, NebulaRestore with its Secret read",
+      "≤ 4 ms",
+      added(b, "restore"),
+      added(r, "restore"),
+    ],
+    [
+      "p99 with the webhook, br-ent Job",
+      "≤ 10 ms",
+      api(b, "brJob", "webhook")?.p99Ms,
+      api(r, "brJob", "webhook")?.p99Ms,
+    ],
+    [
+      "p99 with the webhook, NebulaRestore",
+      "≤ 10 ms",
+      api(b, "restore", "webhook")?.p99Ms,
+      api(r, "restore", "webhook")?.p99Ms,
+    ],
+    [
+      "added p50, webhook ÷ ValidatingAdmissionPolicy, br-ent Job",
+      "reported",
+      vapRatio(b, "brJob"),
+      vapRatio(r, "brJob"),
+    ],
+    [
+      "added p50, webhook ÷ ValidatingAdmissionPolicy, NebulaRestore",
+      "reported",
+      vapRatio(b, "restore"),
+      vapRatio(r, "restore"),
+    ],
+    ["fast path ÷ bare https (one core)", "≥ 0.9", b && ratio(b, "fastPath"), ratio(r, "fastPath")],
+    ["slowest guarded path ÷ bare https", "≥ 0.5", worst(b), worst(r)],
+    [
+      `RSS peak, ${r.live.clusters} operator-sized NebulaClusters (live)`,
+      "< 200 MiB",
+      or(b?.live.rssPeakMiB, " MiB"),
+      `${r.live.rssPeakMiB} MiB`,
+    ],
+    [
+      "RSS idle after the sync",
+      "< 150 MiB",
+      or(b?.live.rssIdleMiB, " MiB"),
+      `${r.live.rssIdleMiB} MiB`,
+    ],
+    [
+      "longest /healthz answer while syncing",
+      "< 100 ms",
+      or(b?.live.healthzLongestDuringSyncMs, " ms"),
+      `${r.live.healthzLongestDuringSyncMs} ms`,
+    ],
+    [
+      "sync time (start to ready)",
+      "reported",
+      or(b?.live.syncSeconds, " s"),
+      `${r.live.syncSeconds} s`,
+    ],
+  ];
+  return [
+    "| goal (issue 11) | target | before | now |",
+    "|---|---|---|---|",
+    ...rows.map(
+      ([what, target, before, now]) => `| ${what} | ${target} | ${or(before)} | ${or(now)} |`,
+    ),
+  ].join("\n");
+}
+
+function throughput(r: Results, b: Results | undefined): string {
+  const rows = r.scenarios.map((s) => {
+    const loads = r.rounds[s.id] ?? [];
+    const errors = loads.reduce((sum, l) => sum + l.errors + l.non2xx, 0);
+    const before = b?.rounds[s.id] ? `${medianRps(b, s.id)} (${ratio(b, s.id)})` : "–";
+    return `| ${s.label} | ${spread(loads.map((l) => l.requestsPerSecond))} | ${s.id === "baseline" ? 1 : ratio(r, s.id)} | ${median(loads.map((l) => l.p50Ms))} | ${median(loads.map((l) => l.p99Ms))} | ${errors} | ${before} |`;
+  });
+  return [
+    "| scenario | req/s min / median / max | ÷ baseline | p50 ms | p99 ms | errors | before: median req/s (÷ baseline) |",
+    "|---|---|---|---|---|---|---|",
+    ...rows,
+  ].join("\n");
+}
+
+function rateRow(name: string, l: RateResult, before: RateResult | undefined): string {
+  return `| ${name} | ${l.sent} | ${l.p50Ms} | ${l.p90Ms} | ${l.p99Ms} | ${l.maxMs} | ${l.errors} | ${or(before?.p99Ms)} |`;
+}
+
+function throughApiServer(r: Results, b: Results | undefined): string {
+  const names: Record<ObjectName, string> = {
+    brJob: "br-ent Job",
+    restore: "NebulaRestore (its Secret read)",
+  };
+  const variantNames: Record<Variant, string> = {
+    none: "no policy",
+    vap: "ValidatingAdmissionPolicy",
+    webhook: "the webhook",
+  };
+  const rows: string[] = [];
+  for (const object of ["brJob", "restore"] as const) {
+    for (const variant of ["none", "vap", "webhook"] as const) {
+      const f = api(r, object, variant);
+      const before = api(b, object, variant);
+      if (!f) continue;
+      rows.push(
+        `| ${names[object]} | ${variantNames[variant]} | ${f.p50Ms} | ${f.p99Ms} | ${spread(f.p50MsPerRound)} | ${spread(f.p99MsPerRound)} | ${f.apiServerCpuMsPerCreate} | ${f.webhookCpuMsPerCreate} | ${f.errors} | ${or(before?.p50Ms)} / ${or(before?.p99Ms)} | ${or(before?.apiServerCpuMsPerCreate)} / ${or(before?.webhookCpuMsPerCreate)} |`,
+      );
+    }
+  }
+  return [
+    "| object | admission | p50 ms | p99 ms | p50 per round min / median / max | p99 per round min / median / max | API server CPU ms per create | webhook CPU ms per create | errors | before: p50 / p99 ms | before: CPU ms API server / webhook |",
+    "|---|---|---|---|---|---|---|---|---|---|---|",
+    ...rows,
+  ].join("\n");
+}
+
+function live(r: Results, b: Results | undefined): string {
+  const l = r.live;
+  const p = b?.live;
+  const row = (what: string, now: string | number, before: string | number | undefined) =>
+    `| ${what} | ${now} | ${or(before)} |`;
+  return [
+    "| | now | before |",
+    "|---|---|---|",
+    row(
+      "bytes per NebulaCluster as the API server returns it",
+      l.storedBytesPerCluster,
+      p?.storedBytesPerCluster,
+    ),
+    row(
+      `creating ${l.clusters} clusters (+ status) and 1,000 namespaces`,
+      `${l.createSeconds} s`,
+      p && `${p.createSeconds} s`,
+    ),
+    row("webhook start to ready (view synced)", `${l.syncSeconds} s`, p && `${p.syncSeconds} s`),
+    row("RSS peak (VmHWM) at ready", `${l.rssPeakMiB} MiB`, p && `${p.rssPeakMiB} MiB`),
+    row(
+      "RSS idle after the sync / heap used",
+      `${l.rssIdleMiB} MiB / ${l.heapUsedMiB} MiB`,
+      p && `${p.rssIdleMiB} MiB / ${p.heapUsedMiB} MiB`,
+    ),
+    row(
+      "longest /healthz answer while syncing (idle: see next row)",
+      `${l.healthzLongestDuringSyncMs} ms`,
+      p && `${p.healthzLongestDuringSyncMs} ms`,
+    ),
+    row(
+      "longest /healthz answer when idle (this machine's noise)",
+      `${l.healthzLongestIdleMs} ms`,
+      p && `${p.healthzLongestIdleMs} ms`,
+    ),
+    row(
+      "br-ent Job mutated, distinct objects",
+      `${l.brEntJobMutated.requestsPerSecond} req/s, p99 ${l.brEntJobMutated.p99Ms} ms`,
+      p && `${p.brEntJobMutated.requestsPerSecond} req/s, p99 ${p.brEntJobMutated.p99Ms} ms`,
+    ),
+    row("API calls made during that load", l.apiCallsDuringLoad, p?.apiCallsDuringLoad),
+    row(
+      "RSS after all the load / peak over the whole run",
+      `${l.rssAfterLoadMiB} MiB / ${l.rssPeakOverallMiB} MiB`,
+      p && `${p.rssAfterLoadMiB} MiB / ${p.rssPeakOverallMiB} MiB`,
+    ),
+  ].join("\n");
+}
+
+export function report(r: Results, b: Results | undefined): string {
+  const m = r.memory;
+  const bm = b?.memory;
+  const ip = r.inProcess;
+  return `# Benchmark results
+
+Made by \`make bench\` (bench/run.ts) on ${r.machine.date}: ${r.machine.cpu}, ${r.machine.cores} cores, Node.js ${r.machine.node}.
+Servers pinned to core ${r.machine.serverPinnedToCore} (one core); the load generator (autocannon, ${r.settings.connections} keep-alive TLS
+connections on 127.0.0.1) and the API server on the other. Every request carries a distinct object (${r.settings.distinctObjects} per
+scenario: names, namespaces, clusters, storage paths and keys differ), so nothing is judged from a warm cache.
+Raw numbers: [results.json](results.json). "Before": the same bench against the build before issue 11's
+changes (${b ? b.machine.date : "no bench/before.json"}), [before.json](before.json).
+
+## Goals
+
+${goals(r, b)}
+
+## Through the API server
+
+Server-side dry-run creates (\`POST …?dryRun=All\`) through the e2e kube-apiserver holding ${r.live.clusters}
+operator-sized NebulaClusters, over one kept-alive client connection, one request at a time, in three
+namespaces: no policy, a ValidatingAdmissionPolicy (the in-server reference: a few CEL checks of the
+same fields), and the webhook (its own webhook configurations, as \`serve\` registers them). ${r.throughApiServer.rounds}
+interleaved rounds of ${r.throughApiServer.perRound} creates per object and admission; p50/p99 over all rounds, then per round.
+CPU per create from /proc (10 ms ticks).
+
+${throughApiServer(r, b)}
+
+## Live view: ${r.live.clusters} operator-sized NebulaClusters on a real kube-apiserver
+
+The clusters are written as the operator and \`kubectl apply\` leave them: spec, the last-applied annotation,
+the operator's status, the API server's managedFields. The webhook lists them 500 at a time and keeps only
+what the rules read. /healthz is asked every 20 ms while the webhook starts and syncs.
+
+${live(r, b)}
+
+## Throughput (${r.settings.rounds} interleaved rounds of ${r.settings.seconds} s, as fast as it goes, one core)
+
+Static view of ${r.settings.clusters} NebulaClusters in ${r.settings.namespaces} namespaces (\`--cluster-state\`).
+
+${throughput(r, b)}
+
+## Latency at 1,000 req/s (open loop: one request every millisecond, after a 1 s warm-up)
+
+| scenario | requests | p50 ms | p90 ms | p99 ms | max ms | errors | before: p99 ms |
+|---|---|---|---|---|---|---|---|
+${rateRow("baseline: bare https", r.latencyAt1000rps.baselineFastPath, b?.latencyAt1000rps.baselineFastPath)}
+${rateRow("fast path", r.latencyAt1000rps.fastPath, b?.latencyAt1000rps.fastPath)}
+${rateRow("mixed stream", r.latencyAt1000rps.mixed, b?.latencyAt1000rps.mixed)}
+
+## Memory, lookups, admission and log line in process
+
+| | now | before |
+|---|---|---|
+| RSS idle, embedded example state | ${m.rssIdleEmbeddedStateMiB} MiB | ${or(bm?.rssIdleEmbeddedStateMiB, " MiB")} |
+| RSS idle, 10,000 clusters (static file) | ${m.rssIdle10kClustersMiB} MiB | ${or(bm?.rssIdle10kClustersMiB, " MiB")} |
+| heap used, 10,000 clusters (static file) | ${m.heapUsed10kClustersMiB} MiB | ${or(bm?.heapUsed10kClustersMiB, " MiB")} |
+| RSS after the load runs | ${m.rssAfterLoadMiB} MiB | ${or(bm?.rssAfterLoadMiB, " MiB")} |
+| cluster lookup, 10 / 10,000 clusters | ${ip.lookupUs.clusters10} / ${ip.lookupUs.clusters10000} µs | |
+| br-ent Job decoded and admitted (distinct objects), 10 / 10,000 clusters | ${ip.admitBrJobUs.clusters10} / ${ip.admitBrJobUs.clusters10000} µs | |
+| admission log line, allowed br-ent Job (before: redacted, at info; now: at debug, not written) | ${ip.logLine.allowedAfterUs} µs | ${ip.logLine.allowedBeforeUs} µs |
+| admission log line, denied NebulaRestore (before: redacted; now: known-safe fields, not redacted) | ${ip.logLine.deniedAfterUs} µs | ${ip.logLine.deniedBeforeUs} µs |
+
+The in-process rows are measured in this run (the log line both ways); the process rows come from each build.
+
+## Soak (${r.soak.seconds} s, mixed stream at 500 req/s)
+
+${r.soak.load.sent} requests, ${r.soak.load.errors} errors, p50 ${r.soak.load.p50Ms} ms, p99 ${r.soak.load.p99Ms} ms.
+RSS: max ${r.soak.rssFirstMinuteMaxMiB} MiB in the first minute, max ${r.soak.rssLastMinuteMaxMiB} MiB in the last minute, ${r.soak.rssMaxMiB} MiB overall
+(samples every 10 s: ${r.soak.samples.map((s) => s.rssMiB).join(", ")}).
+`;
+}

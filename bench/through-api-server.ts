@@ -1,0 +1,270 @@
+/**
+ * What a user feels: server-side dry-run creates through the real kube-apiserver, over one
+ * kept-alive client connection, in namespaces with no policy, with a ValidatingAdmissionPolicy
+ * (the in-server reference) and with the webhook; interleaved rounds so that all three see
+ * the same machine. Also the CPU each create costs the API server and the webhook.
+ */
+import { readFileSync } from "node:fs";
+import { Agent, request } from "node:https";
+import { join } from "node:path";
+import { KubeConfig } from "@kubernetes/client-node";
+import { parseAllDocuments, stringify } from "yaml";
+import type { KubeObject } from "../src/kube/objects.js";
+import { type ControlPlane, kubectlOk, webhookConfigurations } from "../test/e2e/harness.js";
+import { brWorkload, restoreV18, type Target } from "./requests.js";
+
+export const VARIANTS = ["none", "vap", "webhook"] as const;
+export type Variant = (typeof VARIANTS)[number];
+export const OBJECTS = ["restore", "brJob"] as const;
+export type ObjectName = (typeof OBJECTS)[number];
+
+const LABEL = "nebula-br-bench/policy";
+const namespaceOf = (variant: Variant) => `bench-${variant}`;
+
+export interface Batch {
+  readonly latenciesMs: number[];
+  readonly errors: number;
+  readonly apiServerCpuMs: number;
+  readonly webhookCpuMs: number;
+}
+
+export interface Comparison {
+  readonly rounds: number;
+  readonly perRound: number;
+  /** [object][variant] → one batch per round. */
+  readonly batches: Record<ObjectName, Record<Variant, Batch[]>>;
+}
+
+/**
+ * The three namespaces, each with a NebulaCluster "nebula" (operator-sized, BR enabled) and
+ * the Secret its restores read; the policy and its binding; the webhook registered for
+ * bench-webhook only.
+ */
+export function prepare(
+  plane: ControlPlane,
+  webhookPort: number,
+  ca: string,
+  clusterWithStatus: (name: string, namespace: string) => KubeObject,
+): void {
+  const objects: unknown[] = [];
+  for (const variant of VARIANTS) {
+    const namespace = namespaceOf(variant);
+    objects.push(
+      {
+        apiVersion: "v1",
+        kind: "Namespace",
+        metadata: { name: namespace, labels: { [LABEL]: variant } },
+      },
+      clusterWithStatus("nebula", namespace),
+      {
+        apiVersion: "v1",
+        kind: "Secret",
+        metadata: { name: "aws-s3-v18", namespace },
+        type: "Opaque",
+        stringData: { access_key: "bench-access-key", secret_key: "bench-secret-key" },
+      },
+    );
+  }
+  objects.push(...admissionPolicy());
+  kubectlOk(plane, ["apply", "-f", "-"], objects.map((o) => stringify(o)).join("---\n"));
+  kubectlOk(plane, ["apply", "-f", "-"], webhooksFor(webhookPort, ca, "webhook"));
+}
+
+/** The shipped webhook configurations, limited to the namespaces labelled `variant`. */
+function webhooksFor(port: number, ca: string, variant: Variant): string {
+  return parseAllDocuments(webhookConfigurations(port, ca))
+    .map((document) => {
+      const config = document.toJS() as { webhooks?: { namespaceSelector?: object }[] };
+      for (const webhook of config.webhooks ?? []) {
+        webhook.namespaceSelector = {
+          ...webhook.namespaceSelector,
+          matchLabels: { [LABEL]: variant },
+        };
+      }
+      return stringify(config);
+    })
+    .join("---\n");
+}
+
+/**
+ * A ValidatingAdmissionPolicy of about what the webhook checks without I/O: a Job running
+ * br-ent names its cluster; a restore names its cluster, backup and Secret.
+ */
+function admissionPolicy(): unknown[] {
+  const policy = (name: string, resources: object, expressions: string[]) => [
+    {
+      apiVersion: "admissionregistration.k8s.io/v1",
+      kind: "ValidatingAdmissionPolicy",
+      metadata: { name },
+      spec: {
+        failurePolicy: "Fail",
+        matchConstraints: { resourceRules: [resources] },
+        validations: expressions.map((expression) => ({ expression })),
+      },
+    },
+    {
+      apiVersion: "admissionregistration.k8s.io/v1",
+      kind: "ValidatingAdmissionPolicyBinding",
+      metadata: { name },
+      spec: {
+        policyName: name,
+        validationActions: ["Deny"],
+        matchResources: { namespaceSelector: { matchLabels: { [LABEL]: "vap" } } },
+      },
+    },
+  ];
+  return [
+    ...policy(
+      "bench-br-jobs",
+      { apiGroups: ["batch"], apiVersions: ["v1"], resources: ["jobs"], operations: ["CREATE"] },
+      [
+        "!object.spec.template.spec.containers.exists(c, (has(c.image) && c.image.contains('br-ent')) || (has(c.command) && c.command.exists(w, w.contains('br-ent')))) || (has(object.metadata.labels) && 'app.kubernetes.io/cluster' in object.metadata.labels)",
+        "!object.spec.template.spec.containers.exists(c, has(c.command) && c.command.exists(w, w.contains('br-ent') && !w.contains('--storage')))",
+      ],
+    ),
+    ...policy(
+      "bench-restores",
+      {
+        apiGroups: ["apps.nebula-graph.io"],
+        apiVersions: ["v1alpha1"],
+        resources: ["nebularestores"],
+        operations: ["CREATE", "UPDATE"],
+      },
+      [
+        "has(object.spec.config) && has(object.spec.config.clusterName) && object.spec.config.clusterName != ''",
+        "has(object.spec.config.backupName) && object.spec.config.backupName.matches('^BACKUP_[0-9]{4}(_[0-9]{2}){5}$')",
+        "!has(object.spec.config.s3) || (has(object.spec.config.s3.secretName) && object.spec.config.s3.secretName != '')",
+      ],
+    ),
+  ];
+}
+
+/** A dry-run create: its path and body for object `i` in `variant`'s namespace. */
+function createRequest(object: ObjectName, variant: Variant, i: number) {
+  const target: Target = { namespace: namespaceOf(variant), cluster: "nebula" };
+  if (object === "brJob") {
+    return {
+      path: `/apis/batch/v1/namespaces/${target.namespace}/jobs?dryRun=All`,
+      body: JSON.stringify(brWorkload("Job", i, target)),
+    };
+  }
+  return {
+    path: `/apis/apps.nebula-graph.io/v1alpha1/namespaces/${target.namespace}/nebularestores?dryRun=All`,
+    body: JSON.stringify(restoreV18(i, target, "aws-s3-v18")),
+  };
+}
+
+/** CPU time (user + system) a process has used, in ms. */
+function cpuMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
+  // utime and stime are fields 14 and 15 of /proc/PID/stat: 12 and 13 after "pid (comm) ".
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+}
+
+/** One kept-alive TLS connection to the API server, as kubectl's admin. */
+function apiServerClient(plane: ControlPlane) {
+  const kubeConfig = new KubeConfig();
+  kubeConfig.loadFromFile(plane.kubeconfig);
+  const cluster = kubeConfig.getCurrentCluster();
+  const user = kubeConfig.getCurrentUser();
+  if (!cluster || !user?.certData || !user.keyData || !cluster.caData)
+    throw new Error("the e2e kubeconfig has no embedded certificates");
+  const url = new URL(cluster.server);
+  const agent = new Agent({
+    keepAlive: true,
+    maxSockets: 1,
+    ca: Buffer.from(cluster.caData, "base64"),
+    cert: Buffer.from(user.certData, "base64"),
+    key: Buffer.from(user.keyData, "base64"),
+  });
+  const post = (path: string, body: string) =>
+    new Promise<{ status: number; ms: number; text: string }>((resolve) => {
+      const started = performance.now();
+      const req = request(
+        {
+          host: url.hostname,
+          port: url.port,
+          path,
+          method: "POST",
+          agent,
+          headers: {
+            "content-type": "application/json",
+            "content-length": Buffer.byteLength(body),
+          },
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on("data", (chunk: Buffer) => chunks.push(chunk));
+          res.on("end", () =>
+            resolve({
+              status: res.statusCode ?? 0,
+              ms: performance.now() - started,
+              text: Buffer.concat(chunks).toString("utf8"),
+            }),
+          );
+        },
+      );
+      req.on("error", (error) => resolve({ status: 0, ms: 0, text: error.message }));
+      req.end(body);
+    });
+  return { post, close: () => agent.destroy() };
+}
+
+/**
+ * `rounds` rounds; in each, for each object, `perRound` sequential creates per variant, the
+ * variants in a different order each round.
+ */
+export async function compare(
+  plane: ControlPlane,
+  webhookPid: number,
+  rounds: number,
+  perRound: number,
+  log: (message: string) => void,
+): Promise<Comparison> {
+  const apiServerPid = Number(readFileSync(join(plane.dir, "kube-apiserver.pid"), "utf8").trim());
+  const client = apiServerClient(plane);
+  const empty = () => ({ none: [], vap: [], webhook: [] }) as Record<Variant, Batch[]>;
+  const batches: Record<ObjectName, Record<Variant, Batch[]>> = {
+    restore: empty(),
+    brJob: empty(),
+  };
+  let sequence = 0;
+  const failures: string[] = [];
+  const batch = async (object: ObjectName, variant: Variant, count: number): Promise<Batch> => {
+    const latenciesMs: number[] = [];
+    let errors = 0;
+    const apiBefore = cpuMs(apiServerPid);
+    const webhookBefore = cpuMs(webhookPid);
+    for (let i = 0; i < count; i++) {
+      const { path, body } = createRequest(object, variant, sequence++);
+      const answer = await client.post(path, body);
+      if (answer.status === 201) latenciesMs.push(answer.ms);
+      else {
+        errors++;
+        if (failures.length < 3)
+          failures.push(`${object} ${variant}: ${answer.status} ${answer.text.slice(0, 300)}`);
+      }
+    }
+    return {
+      latenciesMs,
+      errors,
+      apiServerCpuMs: (cpuMs(apiServerPid) - apiBefore) / count,
+      webhookCpuMs: (cpuMs(webhookPid) - webhookBefore) / count,
+    };
+  };
+  try {
+    // Warm-up: connections (API server → webhook), caches, JIT; not counted.
+    for (const object of OBJECTS) for (const variant of VARIANTS) await batch(object, variant, 30);
+    for (let round = 0; round < rounds; round++) {
+      const order = [...VARIANTS.slice(round % 3), ...VARIANTS.slice(0, round % 3)];
+      for (const object of OBJECTS)
+        for (const variant of order)
+          batches[object][variant].push(await batch(object, variant, perRound));
+      log(`through the API server: round ${round + 1}/${rounds} done`);
+    }
+  } finally {
+    client.close();
+  }
+  if (failures.length > 0) log(`through the API server: failures, e.g. ${failures.join(" | ")}`);
+  return { rounds, perRound, batches };
+}

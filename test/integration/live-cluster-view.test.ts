@@ -1,0 +1,203 @@
+import assert from "node:assert/strict";
+import { mkdtemp } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, it } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
+import { KubeConfig } from "@kubernetes/client-node";
+import type { ClusterSnapshot } from "../../src/cluster-view/cluster-view.js";
+import { LiveClusterView } from "../../src/cluster-view/live-view.js";
+import { closeApiConnections } from "../../src/kube/api-client.js";
+import { createLogger } from "../../src/log.js";
+import { type ClusterApiServer, startClusterApiServer } from "../support/cluster-api-server.js";
+
+// The live view against a stand-in API server that pages lists, streams watch events, and
+// says "410 Gone" on cue (a real kube-apiserver does the same, but not on cue).
+
+const CLUSTERS = 1_200;
+/** The view asks for 100 NebulaClusters per page. */
+const PAGES = CLUSTERS / 100;
+
+/** A NebulaCluster as the operator stores it: the rules read a few fields of it. */
+const cluster = (i: number, extra: Record<string, unknown> = {}) => ({
+  apiVersion: "apps.nebula-graph.io/v1alpha1",
+  kind: "NebulaCluster",
+  metadata: { name: `cluster-${i}`, namespace: `ns-${i % 10}`, uid: `uid-${i}` },
+  spec: {
+    enableBR: i % 2 === 0,
+    imagePullSecrets: [{ name: "br-ent-secret" }],
+    metad: { replicas: 3, image: "vesoft/nebula-metad", version: "v3.8.0" },
+    graphd: { replicas: 2, image: "vesoft/nebula-graphd", version: "v3.8.0" },
+  },
+  status: { version: "v3.8.0", metad: { phase: "Running" } },
+  ...extra,
+});
+
+let api: ClusterApiServer;
+let view: LiveClusterView | undefined;
+let kubeConfig: KubeConfig;
+const apiCalls: string[] = [];
+let changes = 0;
+
+beforeEach(async () => {
+  api = await startClusterApiServer();
+  for (let i = 0; i < CLUSTERS; i++) api.putCluster(cluster(i));
+  kubeConfig = new KubeConfig();
+  kubeConfig.loadFromFile(await api.kubeconfig(await mkdtemp(join(tmpdir(), "nbw-live-"))));
+  apiCalls.length = 0;
+  changes = 0;
+});
+
+afterEach(async () => {
+  await view?.stop();
+  view = undefined;
+  await closeApiConnections(kubeConfig);
+  await api.close();
+});
+
+const startView = () => {
+  view = new LiveClusterView({
+    kubeConfig,
+    logger: createLogger("silent"),
+    secretTimeoutMs: 2000,
+    onApiCall: (verb, resource) => apiCalls.push(`${verb} ${resource}`),
+    onChange: () => changes++,
+  });
+  return view;
+};
+
+const snapshot = (v: LiveClusterView): Promise<ClusterSnapshot> =>
+  v.snapshot([], new AbortController().signal);
+
+async function until(check: () => boolean | Promise<boolean>, what: string): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    if (await check()) return;
+    await sleep(50);
+  }
+  assert.fail(`timed out waiting until ${what}`);
+}
+
+describe("the live cluster view", () => {
+  it("lists NebulaClusters in pages of 100, and is synced only when the last page arrived", async () => {
+    const release = api.holdListPagesAfterFirst();
+    const v = startView();
+    const started = v.start();
+    await until(() => api.lists().length === 2, "the second page is asked for");
+    assert.equal(v.isSynced(), false);
+    const before = (await snapshot(v)).nebulaCluster("ns-0", "cluster-0");
+    assert.equal(before.state, "unavailable");
+    release();
+    await started;
+    assert.equal(v.isSynced(), true);
+    const lists = api.lists();
+    assert.deepEqual(
+      lists.map((r) => r.query.get("limit")),
+      Array(PAGES).fill("100"),
+    );
+    assert.equal(lists[0]?.query.get("continue"), null);
+    assert.ok(lists.slice(1).every((r) => r.query.get("continue")));
+    assert.deepEqual(apiCalls, Array(PAGES).fill("list nebulaclusters"));
+    assert.equal(v.nebulaClusters().length, CLUSTERS);
+    assert.equal(changes, 1, "one change for the whole list");
+  });
+
+  it("keeps the facts the rules read, and nothing else of the object", async () => {
+    const v = startView();
+    await v.start();
+    const found = (await snapshot(v)).nebulaCluster("ns-4", "cluster-4");
+    assert.deepEqual(found, {
+      state: "found",
+      value: {
+        namespace: "ns-4",
+        name: "cluster-4",
+        enableBR: true,
+        imagePullSecrets: ["br-ent-secret"],
+        metadPort: undefined,
+      },
+    });
+    assert.equal((await snapshot(v)).nebulaCluster("ns-4", "cluster-missing").state, "absent");
+  });
+
+  it("follows additions, changes and deletions; a status-only change is no change", async () => {
+    const v = startView();
+    await v.start();
+    changes = 0;
+    await until(() => api.watches().length === 1, "the watch is open");
+    api.putCluster(cluster(CLUSTERS));
+    api.putCluster(cluster(0, { spec: { enableBR: false } }));
+    api.deleteCluster("ns-1", "cluster-1");
+    await until(async () => {
+      const s = await snapshot(v);
+      return (
+        s.nebulaCluster("ns-0", `cluster-${CLUSTERS}`).state === "found" &&
+        s.nebulaCluster("ns-1", "cluster-1").state === "absent"
+      );
+    }, "the events arrived");
+    const changed = (await snapshot(v)).nebulaCluster("ns-0", "cluster-0");
+    assert.equal(changed.state === "found" && changed.value.enableBR, false);
+    assert.equal(changes, 3);
+    api.putCluster(cluster(2, { status: { version: "v3.8.0", metad: { phase: "Updating" } } }));
+    await sleep(200);
+    assert.equal(changes, 3, "status is not read by any rule");
+  });
+
+  it("resumes the watch from the last resourceVersion it saw, without listing again", async () => {
+    const v = startView();
+    await v.start();
+    await until(() => api.watches().length === 1, "the watch is open");
+    api.putCluster(cluster(7, { spec: { enableBR: false } }));
+    await until(async () => {
+      const s = (await snapshot(v)).nebulaCluster("ns-7", "cluster-7");
+      return s.state === "found" && !s.value.enableBR;
+    }, "the change arrived");
+    api.endWatches();
+    await until(() => api.watches().length === 2, "the watch is resumed");
+    const resumed = api.watches()[1]?.query;
+    assert.equal(resumed?.get("resourceVersion"), String(100 + CLUSTERS + 1));
+    assert.equal(api.lists().length, PAGES, "no new list");
+  });
+
+  it("lists again when the API server says the resourceVersion is gone (410)", async () => {
+    const v = startView();
+    await v.start();
+    await until(() => api.watches().length === 1, "the watch is open");
+    const stop = api.watches().length;
+    // While the view is not watching, a cluster goes away and the history is compacted.
+    api.endWatches();
+    api.deleteCluster("ns-3", "cluster-3");
+    api.compact();
+    await until(() => api.lists().length === 2 * PAGES, "the view lists again");
+    await until(async () => {
+      return (await snapshot(v)).nebulaCluster("ns-3", "cluster-3").state === "absent";
+    }, "the deletion is seen");
+    assert.ok(api.watches().length > stop);
+    assert.equal(v.isSynced(), true);
+  });
+
+  it("starts over when a continue token expires while paging", async () => {
+    const release = api.holdListPagesAfterFirst();
+    const v = startView();
+    const started = v.start();
+    await until(() => api.lists().length === 2, "the second page is asked for");
+    api.putCluster(cluster(CLUSTERS));
+    api.compact();
+    release();
+    await started;
+    assert.equal(v.nebulaClusters().length, CLUSTERS + 1);
+    const firstPages = api.lists().filter((r) => r.query.get("continue") === null);
+    assert.equal(firstPages.length, 2, "the list started over once");
+  });
+
+  it("answers `unavailable` until a list succeeds, then syncs by itself", async () => {
+    api.failLists(500);
+    const v = startView();
+    await assert.rejects(v.start());
+    const lookup = (await snapshot(v)).nebulaCluster("ns-0", "cluster-0");
+    assert.equal(lookup.state, "unavailable");
+    assert.match(lookup.state === "unavailable" ? lookup.reason : "", /HTTP 500/);
+    assert.equal(v.isSynced(), false);
+    api.failLists(undefined);
+    await until(() => v.isSynced(), "the view syncs after the API server recovers");
+    assert.equal((await snapshot(v)).nebulaCluster("ns-0", "cluster-0").state, "found");
+  });
+});
