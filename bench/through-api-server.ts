@@ -4,7 +4,7 @@
  * (the in-server reference) and with the webhook; interleaved rounds so that all three see
  * the same machine. Also the CPU each create costs the API server and the webhook.
  */
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { Agent, request } from "node:https";
 import { join } from "node:path";
 import { KubeConfig } from "@kubernetes/client-node";
@@ -31,6 +31,8 @@ export interface Batch {
 export interface Comparison {
   readonly rounds: number;
   readonly perRound: number;
+  /** TCP connections the webhook holds to the API server once all the creates are done. */
+  readonly webhookConnectionsToApiServer: number;
   /** [object][variant] → one batch per round. */
   readonly batches: Record<ObjectName, Record<Variant, Batch[]>>;
 }
@@ -161,6 +163,29 @@ function cpuMs(pid: number): number {
   return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
 }
 
+/** Established TCP connections of process `pid` to `port` on 127.0.0.1 (Linux /proc). */
+function connectionsTo(pid: number, port: number): number {
+  const inodes = new Set<string>();
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    try {
+      const inode = readlinkSync(`/proc/${pid}/fd/${fd}`).match(/^socket:\[(\d+)\]$/)?.[1];
+      if (inode) inodes.add(inode);
+    } catch {
+      // closed meanwhile
+    }
+  }
+  const remote = `:${port.toString(16).toUpperCase().padStart(4, "0")}`;
+  let count = 0;
+  for (const table of ["/proc/net/tcp", "/proc/net/tcp6"]) {
+    for (const line of readFileSync(table, "utf8").split("\n").slice(1)) {
+      const f = line.trim().split(/\s+/);
+      // rem_address is field 2, st field 3 (01: established), inode field 9.
+      if (f[2]?.endsWith(remote) && f[3] === "01" && inodes.has(f[9] ?? "")) count++;
+    }
+  }
+  return count;
+}
+
 /** One kept-alive TLS connection to the API server, as kubectl's admin. */
 function apiServerClient(plane: ControlPlane) {
   const kubeConfig = new KubeConfig();
@@ -207,7 +232,7 @@ function apiServerClient(plane: ControlPlane) {
       req.on("error", (error) => resolve({ status: 0, ms: 0, text: error.message }));
       req.end(body);
     });
-  return { post, close: () => agent.destroy() };
+  return { post, close: () => agent.destroy(), port: Number(url.port) };
 }
 
 /**
@@ -266,5 +291,6 @@ export async function compare(
     client.close();
   }
   if (failures.length > 0) log(`through the API server: failures, e.g. ${failures.join(" | ")}`);
-  return { rounds, perRound, batches };
+  const webhookConnectionsToApiServer = connectionsTo(webhookPid, client.port);
+  return { rounds, perRound, webhookConnectionsToApiServer, batches };
 }
