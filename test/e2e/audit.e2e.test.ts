@@ -10,6 +10,7 @@ import {
   eventually,
   kubectl,
   kubectlOk,
+  policyReportResults,
   startClusterWithFixtures,
   startWebhook,
   stopControlPlane,
@@ -27,21 +28,10 @@ const restore = withFields(example("restore-accepted.yaml"), {
 
 /** Our PolicyReport's results for the restore, by rule id. */
 function reportResults(): Record<string, string> | undefined {
-  const got = kubectl(plane, [
-    "-n",
-    "nebula",
-    "get",
-    "policyreport",
-    "nebula-br-webhook",
-    "-o",
-    "json",
-  ]);
-  if (got.status !== 0) return undefined;
-  const report = JSON.parse(got.stdout);
+  const results = policyReportResults(plane, "nebula");
+  if (!results) return undefined;
   return Object.fromEntries(
-    report.results
-      .filter((r: any) => r.resources[0].name === "restore-late")
-      .map((r: any) => [r.rule, r.result]),
+    results.filter((r) => r.resources[0]?.name === "restore-late").map((r) => [r.rule, r.result]),
   );
 }
 

@@ -19,6 +19,7 @@ import {
   installedRbac,
   kubectl,
   kubectlOk,
+  policyReportResults,
   startClusterWithFixtures,
   stopControlPlane,
   type Webhook,
@@ -133,19 +134,8 @@ function report(): { resourceVersion: string; results: { rule: string; result: s
 }
 
 function resultOf(rule: string): string | undefined {
-  const got = kubectl(plane, [
-    "-n",
-    "nebula",
-    "get",
-    "policyreport",
-    "nebula-br-webhook",
-    "-o",
-    "json",
-  ]);
-  if (got.status !== 0) return undefined;
-  return JSON.parse(got.stdout).results.find(
-    (r: { rule: string; resources: { name: string }[] }) =>
-      r.rule === rule && r.resources[0]?.name === "restore-ha",
+  return policyReportResults(plane, "nebula")?.find(
+    (r) => r.rule === rule && r.resources[0]?.name === "restore-ha",
   )?.result;
 }
 

@@ -218,3 +218,27 @@ export async function serviceAccountKubeconfig(
   );
   return file;
 }
+
+/** A result of the webhook's PolicyReport in a namespace, for one rule and one object. */
+export interface ReportResult {
+  readonly rule: string;
+  readonly result: string;
+  readonly resources: readonly { readonly name: string }[];
+}
+
+/** The results of the webhook's PolicyReport in `namespace`, or undefined while there is none. */
+export function policyReportResults(
+  plane: ControlPlane,
+  namespace: string,
+): readonly ReportResult[] | undefined {
+  const got = kubectl(plane, [
+    "-n",
+    namespace,
+    "get",
+    "policyreport",
+    "nebula-br-webhook",
+    "-o",
+    "json",
+  ]);
+  return got.status === 0 ? (JSON.parse(got.stdout).results ?? []) : undefined;
+}
