@@ -1,5 +1,6 @@
 import { CoreV1Api, type KubeConfig, type V1Secret } from "@kubernetes/client-node";
 import type { Logger } from "pino";
+import { apiClient } from "../kube/api-client.js";
 import { describeApiError, statusCode } from "../kube/api-errors.js";
 import {
   type CertificatePair,
@@ -38,7 +39,7 @@ export class SelfManagedTls {
   private readonly core: CoreV1Api;
 
   constructor(private readonly options: SelfManagedTlsOptions) {
-    this.core = options.kubeConfig.makeApiClient(CoreV1Api);
+    this.core = apiClient(options.kubeConfig, CoreV1Api);
   }
 
   /** Reads, creates or renews the Secret. */
