@@ -88,14 +88,18 @@ export async function judge(
   signal: AbortSignal,
 ): Promise<Admission> {
   const cluster = await deps.view.snapshot(plan.secrets, signal, plan.nebulaBackups);
-  const results = evaluateFamily(plan.family, {
-    object: plan.object,
-    oldObject: request.oldObject,
-    operation: request.operation,
-    namespace: request.namespace,
-    cluster,
-    config: deps.config,
-  });
+  const results = evaluateFamily(
+    plan.family,
+    {
+      object: plan.object,
+      oldObject: request.oldObject,
+      operation: request.operation,
+      namespace: request.namespace,
+      cluster,
+      config: deps.config,
+    },
+    stage,
+  );
   const decision = decide(plan.object, results, stage);
   return {
     response: toResponse(request, decision, plan.family.name),

@@ -767,6 +767,7 @@ function workloadFamily(kind: WorkloadKind): RuleFamily {
       description: spec.description,
       defaultMode: spec.mode ?? "enforce",
       reads: kind.judged,
+      ...(spec.completes && kind.completed ? { completes: true } : {}),
       evaluate: (ctx: RuleContext) => {
         if (spec.completes && !kind.completed) return [];
         if (spec.handWrittenOnly && isControllerMade(ctx.object)) return [];

@@ -1,6 +1,6 @@
 import { isDeepStrictEqual } from "node:util";
 import type { Config } from "../config/config.js";
-import { errorName } from "./decision.js";
+import { errorName, type Stage } from "./decision.js";
 import {
   type Finding,
   type Rule,
@@ -11,16 +11,25 @@ import {
 } from "./rule.js";
 
 /**
- * Runs a family's rules in their configured modes. A rule that throws is a bug of ours; it
- * is reported as a violation of that rule (fail closed) instead of failing the request.
+ * Runs a family's rules in their configured modes: at /mutate only the rules that complete
+ * objects (nothing else is acted on there), at /validate and in audits all of them. A rule
+ * that throws, or returns a mutation without being a completing rule, is a bug of ours; it is
+ * reported as a violation of that rule (fail closed) instead of failing the request.
  */
-export function evaluateFamily(family: RuleFamily, ctx: RuleContext): RuleResult[] {
+export function evaluateFamily(
+  family: RuleFamily,
+  ctx: RuleContext,
+  stage: Stage = "both",
+): RuleResult[] {
   const results: RuleResult[] = [];
   for (const rule of family.rules) {
+    if (stage === "mutate" && !rule.completes) continue;
     const mode = modeOf(ctx.config, rule.id, rule.defaultMode);
     if (mode === "off" || unchangedOnUpdate(rule, ctx)) continue;
     try {
       const findings = rule.evaluate(ctx);
+      if (!rule.completes && findings.some((f) => f.type === "mutation"))
+        throw new TypeError("a rule that does not complete objects returned a mutation");
       if (mode === "enforce" && ctx.config.failOpen.includes(rule.id)) {
         results.push(...failOpen(rule, findings));
       } else {

@@ -52,6 +52,12 @@ export interface Rule {
    * Rules without it run on every operation their family checks.
    */
   readonly reads?: (object: KubeObject) => unknown;
+  /**
+   * The rule may complete the object (return mutations). Only these run at /mutate, where
+   * judgements are not acted on; a rule without it that returns a mutation is a bug, and
+   * `evaluateFamily` reports it as one.
+   */
+  readonly completes?: boolean;
   readonly evaluate: (ctx: RuleContext) => readonly Finding[];
 }
 

@@ -352,11 +352,12 @@ export function specRules(options: SpecRuleOptions): Rule[] {
     (spec, ctx) =>
       options.checkedOn.includes(ctx.operation) ? check(spec, ctx) : [];
   /** A rule over a spec that passed its schema; an invalid spec is reported by the schema rule alone. */
-  const rule = (id: string, description: string, check: SpecCheck): Rule => ({
+  const rule = (id: string, description: string, check: SpecCheck, completes?: boolean): Rule => ({
     id: `${options.prefix}-${id}`,
     description,
     defaultMode: "enforce",
     reads,
+    ...(completes ? { completes } : {}),
     evaluate: (ctx) => {
       const reading = readSpec(ctx.object, options.layout);
       return reading.ok ? checked(check)(reading.value, ctx) : [];
@@ -419,6 +420,7 @@ export function specRules(options: SpecRuleOptions): Rule[] {
       "concurrency",
       "Concurrency is at least 1; unset or 0 becomes the default",
       checkConcurrency,
+      true,
     ),
   );
   if (options.immutableSpec)

@@ -89,14 +89,18 @@ export function judge(
     : [""];
   const family = familyFor(object, group ?? "", object.kind ?? "");
   if (!family) throw new Error(`no rule family guards ${object.kind}`);
-  const results = evaluateFamily(family, {
-    object,
-    oldObject: options.oldObject,
-    operation: options.operation ?? "CREATE",
-    namespace: object.metadata?.namespace ?? "default",
-    cluster: options.cluster ?? exampleCluster,
-    config: options.config ?? config(),
-  });
+  const results = evaluateFamily(
+    family,
+    {
+      object,
+      oldObject: options.oldObject,
+      operation: options.operation ?? "CREATE",
+      namespace: object.metadata?.namespace ?? "default",
+      cluster: options.cluster ?? exampleCluster,
+      config: options.config ?? config(),
+    },
+    options.stage ?? "both",
+  );
   const decision = decide(object, results, options.stage ?? "both");
   const withType = (type: string) =>
     results.filter((r) => r.findings.some((f) => f.type === type)).map((r) => r.rule.id);

@@ -1,0 +1,109 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { BYPASSES } from "../../test/support/bypasses.js";
+import { config, exampleCluster, exampleObjects, judge } from "../../test/support/fixtures.js";
+import type { KubeObject } from "../kube/objects.js";
+import { evaluateFamily } from "./evaluate.js";
+import { FAMILIES, familyFor } from "./registry.js";
+import { mutation, type RuleFamily } from "./rule.js";
+
+const EXAMPLES = [
+  "backup-job.yaml",
+  "backup-job-denied.yaml",
+  "backup-job-split-command.yaml",
+  "nebulabackup.yaml",
+  "nebulacronbackup.yaml",
+  "restore-accepted.yaml",
+  "restore-config-accepted.yaml",
+  "restore-denied.yaml",
+];
+
+/** Every object of the examples and of the bypass table: Jobs, CronJobs, Pods, restores… */
+const OBJECTS: KubeObject[] = [
+  ...EXAMPLES.flatMap((name) => exampleObjects(name)),
+  ...BYPASSES.map((row) => row.object),
+].filter((object) => {
+  const group = (object.apiVersion ?? "").split("/").slice(0, -1).join("/");
+  return familyFor(object, group, object.kind ?? "") !== undefined;
+});
+
+describe("which rules run at which stage", () => {
+  it("the examples and bypass rows cover objects the webhook completes", () => {
+    assert.ok(OBJECTS.length > 40);
+    assert.ok(OBJECTS.some((o) => judge(o).mutated.length > 0));
+  });
+
+  it("/mutate runs only the rules that complete objects, and patches exactly what a run of all rules would", () => {
+    for (const object of OBJECTS) {
+      const all = judge(object);
+      const mutate = judge(object, { stage: "mutate" });
+      for (const { rule } of mutate.results) assert.ok(rule.completes, rule.id);
+      assert.deepEqual(mutate.decision.patch, judge(object, { stage: "both" }).decision.patch);
+      assert.deepEqual(mutate.mutated, all.mutated, `${object.kind} ${object.metadata?.name}`);
+    }
+  });
+
+  it("/validate still runs every rule, completing ones included (their pass is counted there)", () => {
+    const job = exampleObjects("backup-job.yaml")[0] as KubeObject;
+    const validate = judge(job, { stage: "validate" });
+    assert.ok(validate.results.some((r) => r.rule.completes));
+    assert.ok(validate.results.some((r) => !r.rule.completes));
+  });
+
+  it("every family has its completing rules marked: only they return mutations", () => {
+    for (const family of FAMILIES)
+      for (const rule of family.rules)
+        if (!rule.completes)
+          assert.ok(
+            !OBJECTS.some((o) =>
+              judge(o).results.some(
+                (r) => r.rule === rule && r.findings.some((f) => f.type === "mutation"),
+              ),
+            ),
+            rule.id,
+          );
+  });
+
+  it("a rule not marked as completing that returns a mutation is a bug: reported, never applied", () => {
+    const sneaky: RuleFamily = {
+      name: "Test",
+      matches: () => true,
+      operations: ["CREATE"],
+      secretsNeeded: () => [],
+      rules: [
+        {
+          id: "sneaky",
+          description: "returns a mutation without saying it completes objects",
+          defaultMode: "enforce",
+          evaluate: () => [mutation("spec", "changed", () => {})],
+        },
+      ],
+    };
+    const [result] = evaluateFamily(sneaky, {
+      object: {},
+      oldObject: undefined,
+      operation: "CREATE",
+      namespace: "default",
+      cluster: exampleCluster,
+      config: config(),
+    });
+    assert.equal(result?.findings.length, 1);
+    assert.equal(result?.findings[0]?.type, "violation");
+    assert.match(result?.findings[0]?.message ?? "", /internal error while checking \(TypeError\)/);
+    assert.deepEqual(
+      evaluateFamily(
+        sneaky,
+        {
+          object: {},
+          oldObject: undefined,
+          operation: "CREATE",
+          namespace: "default",
+          cluster: exampleCluster,
+          config: config(),
+        },
+        "mutate",
+      ),
+      [],
+    );
+  });
+});
