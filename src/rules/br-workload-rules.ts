@@ -31,11 +31,33 @@ interface Call {
   readonly call: BrInvocation;
 }
 
-const callsOf = (w: BrWorkload): Call[] =>
-  w.containers.flatMap((container) => container.invocations.map((call) => ({ container, call })));
+interface Calls {
+  readonly all: readonly Call[];
+  /** Backups and restores: the calls that act on a cluster. */
+  readonly targeted: readonly Call[];
+}
 
-const targetedCalls = (w: BrWorkload): Call[] =>
-  callsOf(w).filter(({ call }) => call.verb !== undefined && TARGETED_VERBS.has(call.verb));
+/** Every rule asks: listed once per workload reading. */
+const callLists = new WeakMap<BrWorkload, Calls>();
+
+function calls(w: BrWorkload): Calls {
+  let lists = callLists.get(w);
+  if (!lists) {
+    const all = w.containers.flatMap((container) =>
+      container.invocations.map((call) => ({ container, call })),
+    );
+    const targeted = all.filter(
+      ({ call }) => call.verb !== undefined && TARGETED_VERBS.has(call.verb),
+    );
+    lists = { all, targeted };
+    callLists.set(w, lists);
+  }
+  return lists;
+}
+
+const callsOf = (w: BrWorkload): readonly Call[] => calls(w).all;
+
+const targetedCalls = (w: BrWorkload): readonly Call[] => calls(w).targeted;
 
 const containerPath = (w: BrWorkload, c: ContainerReading): string =>
   `${w.podPath}.${c.list}[${c.index}]`;

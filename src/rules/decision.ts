@@ -1,5 +1,5 @@
 import fastJsonPatch from "fast-json-patch";
-import type { KubeObject } from "../kube/objects.js";
+import { copyJson, type KubeObject } from "../kube/objects.js";
 import type { Finding, Mutation, PatchOperation, RuleResult, Violation } from "./rule.js";
 
 /** What the webhook answers for one object: the pure outcome of its rule results. */
@@ -61,7 +61,7 @@ export function decide(object: KubeObject, results: readonly RuleResult[], stage
   }
 
   // Copy only when something changes: most requests patch nothing.
-  const mutated = mutations.length > 0 ? structuredClone(object) : object;
+  const mutated = mutations.length > 0 ? copyJson(object) : object;
   for (const { ruleId, change } of mutations) {
     try {
       change.apply(mutated);

@@ -46,7 +46,21 @@ export type ScriptReading =
 const MAX_SCRIPT = 64 * 1024;
 
 const NAME = /^[A-Za-z_][A-Za-z0-9_]*/;
+const WHOLE_NAME = new RegExp(`${NAME.source}$`);
 const SPECIAL_PARAMETER = /^[0-9@*#?$!-]/;
+/** Words that group commands or test (`{ …; }`, `[ … ]`) when they stand alone, unquoted. */
+const GROUPING_WORDS = new Set(["{", "}", "[", "[[", "]", "]]"]);
+/** Characters with no meaning to the shell inside a word: read as one run (`#` only starts a comment at a word's start). */
+const PLAIN_RUN = /[^ \t\n'"\\$`<>;&|()]+/y;
+const PATTERN_CHARACTER = /[*?[{]/;
+const REDIRECTION = /(>>|>&|<&|>\||<>|&>|>|<)/y;
+const SEPARATOR = /(&&|\|\||\|&|;|&|\||\(|\))/y;
+
+/** The operator a sticky pattern matches at `at`, if any. */
+function operatorAt(pattern: RegExp, script: string, at: number): string | undefined {
+  pattern.lastIndex = at;
+  return pattern.exec(script)?.[0];
+}
 
 export function readShellScript(script: string): ScriptReading {
   // Variable marks may already be in the script: the kubelet's $(VAR) of an unknown value.
@@ -64,7 +78,7 @@ export function readShellScript(script: string): ScriptReading {
   const endWord = (at: number) => {
     if (word === undefined) return;
     // A lone { or } groups commands, [ and [[ test: anywhere else these may expand.
-    const isGroup = !quotedPart && ["{", "}", "[", "[[", "]", "]]"].includes(word);
+    const isGroup = !quotedPart && GROUPING_WORDS.has(word);
     current.push({ text: word, end: at, glob: glob && !isGroup, redirect: redirectTarget });
     redirectTarget = false;
     word = undefined;
@@ -75,8 +89,13 @@ export function readShellScript(script: string): ScriptReading {
     if (current.length > 0) {
       const conditional =
         depth > 0 ||
-        ["&&", "||", "|", "|&"].includes(afterOperator) ||
-        ["|", "|&", "&"].includes(nextOperator);
+        afterOperator === "&&" ||
+        afterOperator === "||" ||
+        afterOperator === "|" ||
+        afterOperator === "|&" ||
+        nextOperator === "|" ||
+        nextOperator === "|&" ||
+        nextOperator === "&";
       commands.push({ words: current, conditional });
     }
     current = [];
@@ -89,7 +108,6 @@ export function readShellScript(script: string): ScriptReading {
   let i = 0;
   while (i < script.length) {
     const c = script[i] as string;
-    const rest = script.slice(i);
     // Only space, tab and newline separate words: a carriage return is part of a word to sh.
     if (c === " " || c === "\t") {
       endWord(i);
@@ -128,31 +146,31 @@ export function readShellScript(script: string): ScriptReading {
       i = read.next;
     } else if (c === "`") {
       return fail("it uses `command substitution`");
-    } else if (rest.startsWith("<<")) {
+    } else if (script.startsWith("<<", i)) {
       return fail("it uses a here-document");
-    } else if (rest.startsWith("<(") || rest.startsWith(">(")) {
+    } else if (script.startsWith("<(", i) || script.startsWith(">(", i)) {
       return fail("it uses process substitution");
     } else if (c === "<" || c === ">") {
       // A file descriptor number right before the operator belongs to it (2>&1).
       if (word !== undefined && /^\d+$/.test(word) && !quotedPart) word = undefined;
       else endWord(i);
       if (redirectTarget) return fail("a redirection has no target");
-      const operator = rest.match(/^(>>|>&|<&|>\||<>|&>|>|<)/)?.[0] ?? c;
+      const operator = operatorAt(REDIRECTION, script, i) ?? c;
       i += operator.length;
       redirectTarget = true;
-    } else if (rest.startsWith(";;")) {
+    } else if (script.startsWith(";;", i)) {
       return fail("it uses case");
-    } else if (rest.startsWith("&>")) {
+    } else if (script.startsWith("&>", i)) {
       endWord(i);
       if (redirectTarget) return fail("a redirection has no target");
-      i += rest.startsWith("&>>") ? 3 : 2;
+      i += script.startsWith("&>>", i) ? 3 : 2;
       redirectTarget = true;
     } else if (c === ";" || c === "&" || c === "|" || c === "(" || c === ")") {
       if (c === "(" && (word !== undefined || current.length > 0))
         return fail("it defines a function or uses ( inside a command");
       endWord(i);
       if (redirectTarget) return fail("a redirection has no target");
-      const operator = rest.match(/^(&&|\|\||\|&|;|&|\||\(|\))/)?.[0] ?? c;
+      const operator = operatorAt(SEPARATOR, script, i) ?? c;
       endCommand(operator === "(" || operator === ")" ? ";" : operator);
       if (operator === "(") depth++;
       if (operator === ")") depth = Math.max(0, depth - 1);
@@ -162,9 +180,11 @@ export function readShellScript(script: string): ScriptReading {
         word = "";
         quotedPart = false;
       }
-      if (c === "*" || c === "?" || c === "[" || c === "{") glob = true;
-      append(c);
-      i++;
+      PLAIN_RUN.lastIndex = i;
+      const run = PLAIN_RUN.exec(script)?.[0] ?? c;
+      if (PATTERN_CHARACTER.test(run)) glob = true;
+      append(run);
+      i += run.length;
     }
   }
   endWord(script.length);
@@ -216,7 +236,7 @@ function readDollar(script: string, at: number, quoted: boolean): Read {
     const close = rest.indexOf("}");
     if (close < 0) return { ok: false, reason: "a ${ is not closed" };
     const inner = rest.slice(1, close);
-    if (!(new RegExp(`${NAME.source}$`).test(inner) || /^[0-9@*#?$!-]$/.test(inner)))
+    if (!(WHOLE_NAME.test(inner) || /^[0-9@*#?$!-]$/.test(inner)))
       return { ok: false, reason: "it uses a ${…} expansion other than ${NAME}" };
     return { ok: true, text: `${start}${inner}${VAR_END}`, next: at + 2 + close + 1 };
   }
