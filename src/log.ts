@@ -20,33 +20,57 @@ const REDACT = [
   "*.args",
 ];
 
+/** Per-admission lines are written out once this much is buffered, or every FLUSH_EVERY_MS. */
+const BUFFER_BYTES = 4096;
+const FLUSH_EVERY_MS = 500;
+
+const OPTIONS = {
+  name: "nebula-br-webhook",
+  base: undefined,
+  timestamp: pino.stdTimeFunctions.isoTime,
+} as const;
+
+/** The buffered logger of the admission lines, beside the logger made with it. */
+const admissionLoggers = new WeakMap<Logger, Logger>();
+
 /**
- * Logs go to stdout asynchronously: a synchronous write per admission costs more than the
- * admission itself under load. `flushLogs` before exiting so that nothing is lost.
+ * Logs go to stdout asynchronously: a synchronous write per line costs more than judging a
+ * request under load. What the webhook does (start, sync, leases, errors) is written as it
+ * happens; the per-admission lines are buffered as klog buffers Kubernetes components' logs,
+ * because a write per line, handed to libuv's thread pool, cost about as much CPU as judging
+ * the request (bench/README.md). Such a line waits at most FLUSH_EVERY_MS; on exit (a signal,
+ * or a crash through process 'exit') every buffer is written out, so only a SIGKILL loses that
+ * much. `flushLogs` before exiting.
  */
 export function createLogger(level: string, destination?: DestinationStream): Logger {
-  return pino(
-    {
-      name: "nebula-br-webhook",
-      level,
-      redact: { paths: REDACT, censor: "[redacted]" },
-      base: undefined,
-      timestamp: pino.stdTimeFunctions.isoTime,
-    },
+  const logger = pino(
+    { ...OPTIONS, level, redact: { paths: REDACT, censor: "[redacted]" } },
     destination ?? pino.destination({ dest: 1, sync: false }),
   );
+  if (destination === undefined)
+    admissionLoggers.set(logger, pino({ ...OPTIONS, level }, bufferedStdout()));
+  return logger;
+}
+
+function bufferedStdout(): DestinationStream {
+  const stream = pino.destination({ dest: 1, sync: false, minLength: BUFFER_BYTES });
+  // With a callback, flush never throws (a destroyed stream hands it the error instead).
+  setInterval(() => stream.flush(() => {}), FLUSH_EVERY_MS).unref();
+  return stream;
 }
 
 /**
- * The same logger without redaction, for lines built from known-safe fields only (see
- * `logAdmission`): pino's wildcard redaction costs ~30 µs a line, ten times the line itself,
- * and the per-admission line is written on the hot path.
+ * The logger for lines built from known-safe fields only (see `logAdmission`): no redaction
+ * (pino's wildcard redaction costs ~30 µs a line, ten times the line itself) and, for the
+ * stdout logger, buffered. Only ever given such lines.
  */
 export function unredacted(logger: Logger): Logger {
-  return logger.child({}, { redact: [] });
+  return admissionLoggers.get(logger) ?? logger.child({}, { redact: [] });
 }
 
-/** Writes out what the asynchronous destination still holds. */
-export function flushLogs(logger: Logger): Promise<void> {
-  return new Promise((resolve) => logger.flush(() => resolve()));
+/** Writes out what the asynchronous destinations still hold. */
+export async function flushLogs(logger: Logger): Promise<void> {
+  const flush = (target: Logger) => new Promise<void>((resolve) => target.flush(() => resolve()));
+  const admissions = admissionLoggers.get(logger);
+  await Promise.all([flush(logger), ...(admissions ? [flush(admissions)] : [])]);
 }
