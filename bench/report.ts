@@ -1,4 +1,5 @@
 /** bench/README.md from the results of one run, with the figures of an older build beside. */
+import type { AuditCliRun, AuditScaleResults, AuditStep } from "./audit-scale.js";
 import type { RateResult } from "./constant-rate.js";
 import type { Load } from "./run.js";
 
@@ -84,6 +85,8 @@ export interface Results {
     webhookConnectionsToApiServer?: number;
     results: Record<string, Record<string, unknown>>;
   };
+  /** The audit at scale (absent from runs before it was measured). */
+  auditScale?: AuditScaleResults;
 }
 
 const sorted = (values: number[]) => [...values].sort((a, b) => a - b);
@@ -192,6 +195,7 @@ function goals(r: Results, b: Results | undefined): string {
       or(b?.live.syncSeconds, " s"),
       `${r.live.syncSeconds} s`,
     ],
+    ...auditGoals(r),
   ];
   return [
     "| goal (issue 11) | target | before | now |",
@@ -299,6 +303,127 @@ function live(r: Results, b: Results | undefined): string {
       `${l.rssAfterLoadMiB} MiB / ${l.rssPeakOverallMiB} MiB`,
       p && `${p.rssAfterLoadMiB} MiB / ${p.rssPeakOverallMiB} MiB`,
     ),
+  ].join("\n");
+}
+
+/** The audit's goal rows: time and peak RSS at the full count, then at the first step. */
+function auditGoals(r: Results): [string, string, undefined, string][] {
+  const steps = r.auditScale?.steps ?? [];
+  const last = steps.at(-1);
+  if (!last) return [];
+  const small = steps.length > 1 ? steps[0] : undefined;
+  const at = (step: AuditStep) => `${step.cli.wallSeconds} s, ${step.cli.rssPeakMiB} MiB`;
+  return [
+    [
+      `\`audit -A -o json\` of ${count(last.jobs)} guarded Jobs (real API server): time, RSS peak${small ? ` (at ${count(small.jobs)})` : ""}`,
+      "bounded memory, time reported",
+      undefined,
+      `${at(last)}${small ? ` (${at(small)})` : ""}${last.cli.error ? ", failed" : ""}`,
+    ],
+  ];
+}
+
+const count = (n: number) => n.toLocaleString("en");
+
+function auditScale(a: AuditScaleResults): string {
+  const steps = a.steps;
+  const cell = (f: (s: AuditStep) => string | number) => steps.map((s) => ` ${f(s)} |`).join("");
+  const row = (what: string, f: (s: AuditStep) => string | number) => `| ${what} |${cell(f)}`;
+  const others = (s: AuditStep) =>
+    Object.entries(s.cli.listRequests)
+      .filter(([resource]) => resource !== "jobs")
+      .reduce((sum, [, n]) => sum + n, 0);
+  const results = (r: AuditCliRun["results"]) =>
+    `${count(r.pass)} / ${count(r.fail)} / ${count(r.warn)}`;
+  const serve = (s: AuditStep) =>
+    s.serve.outcome === "done"
+      ? `${r2((s.serve.auditMs ?? 0) / 1000)} s, ${count(s.serve.objects ?? 0)} objects, ${(s.serve.reports?.created ?? 0) + (s.serve.reports?.updated ?? 0)} PolicyReports written`
+      : `${s.serve.outcome}${s.serve.reason ? `: ${s.serve.reason.replaceAll("|", "\\|")}` : ""}`;
+  const first = steps[0];
+  const last = steps.at(-1);
+  const perJob = (f: (s: AuditStep) => number) =>
+    first && last && last.jobs > first.jobs
+      ? r2(((f(last) - f(first)) * 1024) / (last.jobs - first.jobs))
+      : undefined;
+  const jsonPerJob = perJob((s) => s.cli.rssPeakMiB);
+  const tablePerJob = perJob((s) => s.cliTable.rssPeakMiB);
+  const growth =
+    first && last && jsonPerJob !== undefined && tablePerJob !== undefined
+      ? `From ${count(first.jobs)} to ${count(last.jobs)} Jobs the peak RSS of \`audit -A -o json\` grew by ${jsonPerJob} KiB per Job added, of \`audit -A\` by ${tablePerJob} KiB. ${
+          Math.max(jsonPerJob, tablePerJob) > 1
+            ? `So memory is not bounded yet: the Jobs are listed ${a.pageSize} at a time (the pages above), but every result (object × rule) is kept until the end, and \`-o json\` then builds its whole document as one string (V8's longest string is 512 MiB: at ${r2((last.cli.outputMiB * 1024) / last.jobs)} KiB of JSON per Job, about ${count(Math.floor((512 * 1024) / ((last.cli.outputMiB * 1024) / last.jobs)))} Jobs, an estimate).`
+            : "Memory does not grow with the number of Jobs."
+        }`
+      : "";
+  const failed = steps
+    .flatMap(
+      (s) =>
+        [
+          [s, "-o json", s.cli],
+          [s, "(table)", s.cliTable],
+        ] as const,
+    )
+    .filter(([, , run]) => run.error)
+    .map(
+      ([s, how, run]) =>
+        `\n\nAt ${count(s.jobs)} Jobs \`audit -A ${how}\` printed no summary; its stderr ends:\n\n\`\`\`\n${run.error?.trim()}\n\`\`\``,
+    )
+    .join("");
+  return [
+    `${a.namespaces} namespaces, each with two NebulaClusters (\`nebula\` with BR, \`nebula-nobr\` without), the`,
+    "Secrets the Jobs name, and hand-written br-ent backup Jobs spread evenly over them",
+    `(${a.storedBytesPerJob} bytes each as the API server returns them): 16 in 20 good, 1 naming the cluster`,
+    "without BR and 1 with `s3://BUCKET` left from the sample (fail), 1 with keys in plain text and 1 without",
+    "`--meta`, `META_ADDRESS` and the pull secret (warn). They are created with no webhook registered (they",
+    `predate it), ${a.createConcurrency} requests at a time over one kept-alive client connection pool. After each`,
+    "step `nebula-br-webhook audit -A -o json`, then `audit -A` (the table: fails and warnings), run as their",
+    "own processes, output to a file, as a user or a pipeline runs them: peak RSS is the kernel's VmHWM read",
+    "as the process exits, the heap is sampled every 25 ms. Pages: the LIST requests the API server itself",
+    "counted. Then `serve` with its background audit (one replica, no Lease), until it logs its first run.",
+    "",
+    `| | ${steps.map((s) => `${count(s.jobs)} Jobs`).join(" | ")} |`,
+    `|---|${steps.map(() => "---|").join("")}`,
+    row(
+      "Jobs created for this step: time (per second)",
+      (s) => `${count(s.created)}: ${s.createSeconds} s (${s.createPerSecond}/s)`,
+    ),
+    row("etcd database at the end of the step (quota 2 GiB)", (s) => `${s.etcdDbMiB} MiB`),
+    row("`-o json`: wall time (start to exit)", (s) => `${s.cli.wallSeconds} s`),
+    row("`-o json`: guarded objects audited", (s) => count(s.cli.audited)),
+    row(
+      `\`-o json\`: LIST requests for Jobs (pages of ${a.pageSize}) / for other kinds`,
+      (s) => `${s.cli.listRequests.jobs ?? 0} / ${others(s)}`,
+    ),
+    row("`-o json`: results (object × rule): pass / fail / warn", (s) => results(s.cli.results)),
+    row("`-o json`: objects with a fail / with warnings only / clean", (s) =>
+      s.cli.objects
+        ? `${count(s.cli.objects.fail)} / ${count(s.cli.objects.warnOnly)} / ${count(s.cli.objects.pass)}`
+        : "–",
+    ),
+    row("`-o json`: exit code (1: something fails)", (s) => s.cli.exitCode ?? "signal"),
+    row("`-o json`: output", (s) => `${s.cli.outputMiB} MiB`),
+    row("`-o json`: **peak RSS (VmHWM)**", (s) => `**${s.cli.rssPeakMiB} MiB**`),
+    row(
+      "`-o json`: heap used, peak sampled / heap total, peak",
+      (s) => `${s.cli.heapUsedPeakMiB} / ${s.cli.heapTotalPeakMiB} MiB`,
+    ),
+    row(
+      "table: wall time / output",
+      (s) => `${s.cliTable.wallSeconds} s / ${s.cliTable.outputMiB} MiB`,
+    ),
+    row("table: results pass / fail / warn", (s) => results(s.cliTable.results)),
+    row("table: **peak RSS (VmHWM)**", (s) => `**${s.cliTable.rssPeakMiB} MiB**`),
+    row(
+      "table: heap used, peak sampled / heap total, peak",
+      (s) => `${s.cliTable.heapUsedPeakMiB} / ${s.cliTable.heapTotalPeakMiB} MiB`,
+    ),
+    row("`serve`, background audit: its run", serve),
+    row(
+      "`serve`: peak RSS from start through that run (VmHWM)",
+      (s) => `${s.serve.rssPeakMiB} MiB`,
+    ),
+    "",
+    `${growth} The whole section (control plane, creates, audits) took ${a.totalSeconds} s.${failed}`,
   ].join("\n");
 }
 
@@ -463,7 +588,15 @@ at once) and keeps only what the rules read (before: whole objects). /healthz is
 the webhook starts and syncs.
 
 ${live(r, b)}
+${
+  r.auditScale
+    ? `
+## Audit at scale: ${count(r.auditScale.steps.at(-1)?.jobs ?? 0)} br-ent Jobs on a real kube-apiserver
 
+${auditScale(r.auditScale)}
+`
+    : ""
+}
 ## Throughput (${r.settings.rounds} interleaved rounds of ${r.settings.seconds} s, as fast as it goes, one core)
 
 Static view of ${r.settings.clusters} NebulaClusters in ${r.settings.namespaces} namespaces (\`--cluster-state\`).

@@ -9,12 +9,18 @@
  *   each, with status): the live view's sync time, peak and idle RSS, the longest /healthz
  *   stall while it syncs; then server-side dry-run creates through the API server with no
  *   policy, with a ValidatingAdmissionPolicy and with the webhook, interleaved.
+ * - The audit at scale (bench/audit-scale.ts): its own API server filled with 10,000, then
+ *   BENCH_AUDIT_OBJECTS, br-ent backup Jobs; after each step `audit -A -o json` and `audit -A`
+ *   run as a user runs them (wall time, LIST pages, verdicts, peak RSS and heap), then serve's
+ *   background audit (time, PolicyReports, peak RSS); and how long creating took.
  * Writes bench/results.json and bench/README.md, with the before/after tables against
  * bench/before.json when that file exists.
  *
  * Environment: BENCH_SECONDS (5 per load run), BENCH_ROUNDS (3), BENCH_SOAK_SECONDS (120),
  * BENCH_API_ROUNDS (5), BENCH_API_PER_ROUND (200), BENCH_LIVE_CLUSTERS (10000),
- * BENCH_IDLE_SECONDS (60);
+ * BENCH_IDLE_SECONDS (60); BENCH_AUDIT_OBJECTS (100000: guarded Jobs the audit reads; creating
+ * them takes minutes, and etcd holds about 0.5 GiB of its 2 GiB quota);
+ * BENCH_ONLY=audit: only the audit section, written into bench/results.json and README.md;
  * BENCH_WEBHOOK_ROOT: the checkout whose dist/ is the webhook under test (this one);
  * BENCH_OUT=before: write bench/before.json only (the figures of an older build);
  * BENCH_REPORT_ONLY=1: only write bench/README.md again from bench/results.json.
@@ -43,6 +49,7 @@ import { REPO_ROOT } from "../test/support/fixtures.js";
 import { post } from "../test/support/https-client.js";
 import { apiCallsMade } from "../test/support/measure.js";
 import { freePort } from "../test/support/serve-process.js";
+import { auditScale } from "./audit-scale.js";
 import { brEnabledCluster, largeClusterState } from "./cluster-state.js";
 import { constantRate, type RateResult } from "./constant-rate.js";
 import { fillWithClusters } from "./live-clusters.js";
@@ -67,6 +74,7 @@ const API_PER_ROUND = Number(process.env.BENCH_API_PER_ROUND ?? 200);
 const LIVE_CLUSTERS = Number(process.env.BENCH_LIVE_CLUSTERS ?? 10_000);
 /** How long the live webhook is left idle after its sync, RSS sampled every 5 s. */
 const IDLE_SECONDS = Number(process.env.BENCH_IDLE_SECONDS ?? 60);
+const AUDIT_OBJECTS = Number(process.env.BENCH_AUDIT_OBJECTS ?? 100_000);
 const WEBHOOK_ROOT = process.env.BENCH_WEBHOOK_ROOT ?? REPO_ROOT;
 const WRITE_BEFORE = process.env.BENCH_OUT === "before";
 const CLUSTERS = 10_000;
@@ -414,6 +422,7 @@ async function liveScale(dir: string, ca: string, webhookArgs: (port: number) =>
 async function main() {
   if (process.env.BENCH_REPORT_ONLY)
     return writeReport(readResults("bench/results.json") as Results);
+  if (process.env.BENCH_ONLY === "audit") return auditOnly();
   const machine = {
     cpu: cpus()[0]?.model ?? "unknown",
     cores: cpus().length,
@@ -555,6 +564,9 @@ async function main() {
   log(`live view: ${LIVE_CLUSTERS} operator-sized NebulaClusters on the e2e API server`);
   const { live, comparison } = await liveScale(dir, ca, webhookArgs);
 
+  log(`audit at scale: ${AUDIT_OBJECTS} br-ent Jobs on the e2e API server`);
+  const audit = await auditScale(AUDIT_OBJECTS, cli, dir, log);
+
   const results: Results = {
     machine,
     settings: {
@@ -588,12 +600,27 @@ async function main() {
     },
     live,
     throughApiServer: summarize(comparison),
+    auditScale: audit,
   };
   if (WRITE_BEFORE) {
     writeFileSync(join(REPO_ROOT, "bench/before.json"), `${JSON.stringify(results, null, 2)}\n`);
     log("wrote bench/before.json");
     return;
   }
+  writeFileSync(join(REPO_ROOT, "bench/results.json"), `${JSON.stringify(results, null, 2)}\n`);
+  writeReport(results);
+}
+
+/** BENCH_ONLY=audit: the audit section alone, put in place of the last run's. */
+async function auditOnly(): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), "nbw-bench-"));
+  const audit = await auditScale(AUDIT_OBJECTS, join(WEBHOOK_ROOT, "dist/src/cli.js"), dir, log);
+  const results = readResults("bench/results.json");
+  if (!results) {
+    log("no bench/results.json to add the audit section to");
+    return;
+  }
+  results.auditScale = audit;
   writeFileSync(join(REPO_ROOT, "bench/results.json"), `${JSON.stringify(results, null, 2)}\n`);
   writeReport(results);
 }
