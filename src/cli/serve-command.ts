@@ -185,6 +185,8 @@ export async function serveCommand(
     audit.start();
   }
 
+  releaseStartUpMemory(chosen.view, logger);
+
   const shutdown = (signal: string) => {
     logger.info({ signal }, "shutting down: readiness off, finishing in-flight requests");
     Promise.all([
@@ -238,4 +240,32 @@ function startRegistrar(
   });
   registrar.start();
   return registrar;
+}
+
+/**
+ * One memory-reducing garbage collection once start-up is over (listening, cluster view
+ * synced). Why: compiling and running the bundle's top-level code, the first list of the
+ * cluster and the made certificate leave garbage and a young generation sized for start-up,
+ * which V8 keeps while the webhook idles; collecting them once took the image's idle RSS from
+ * about 96 to 91 MiB (issue 11). Only where node runs with --expose-gc, as the image's
+ * entrypoint does; it pauses the process once, for about 80 ms, right after start-up.
+ */
+function releaseStartUpMemory(view: ClusterView, logger: Logger): void {
+  const collect = globalThis.gc;
+  if (typeof collect !== "function") return;
+  const release = () => {
+    const started = performance.now();
+    collect({ type: "major", execution: "sync", flavor: "last-resort" });
+    logger.debug({ ms: Math.round(performance.now() - started) }, "start-up memory released");
+  };
+  if (view.isSynced()) {
+    release();
+    return;
+  }
+  const waiting = setInterval(() => {
+    if (!view.isSynced()) return;
+    clearInterval(waiting);
+    release();
+  }, 200);
+  waiting.unref(); // never what keeps the process alive
 }

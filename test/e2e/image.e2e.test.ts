@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
 import { example } from "../support/fixtures.js";
 import {
   type ImageScratch,
@@ -64,6 +65,17 @@ describe("the webhook from the image's filesystem, behind a real API server", {
     const log = readFileSync((webhook as ImageWebhook).logFile, "utf8");
     assert.match(log, /"clusterView":"live cluster https:\/\/127\.0\.0\.1:\d+"/);
     assert.match(log, /"msg":"cluster view synced"/);
+  });
+
+  it("idles in under 100 MiB RSS with its live cluster view synced (issue 11)", async (t) => {
+    // Before any admission: what a replica holds while it waits (informer, audit, lease).
+    await sleep(2000);
+    const pid = (webhook as ImageWebhook).process.pid as number;
+    const status = readFileSync(`/proc/${pid}/status`, "utf8");
+    const rssKiB = Number(status.match(/^VmRSS:\s+(\d+) kB$/m)?.[1]);
+    t.diagnostic(`idle RSS of serve in the image, live view: ${(rssKiB / 1024).toFixed(1)} MiB`);
+    // About 91 MiB (127 MiB before image/build.sh's memory settings).
+    assert.ok(rssKiB < 100 * 1024, `RSS ${rssKiB} KiB`);
   });
 
   it("denies a br-ent Job for a cluster without enableBR: true, and stores nothing", () => {
