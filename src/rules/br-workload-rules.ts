@@ -789,6 +789,8 @@ function workloadFamily(kind: WorkloadKind): RuleFamily {
       description: spec.description,
       defaultMode: spec.mode ?? "enforce",
       reads: kind.judged,
+      // Completing rules only complete: /validate has nothing to act on in what they return.
+      ...(spec.completes ? { judges: false } : {}),
       ...(spec.completes && kind.completed ? { completes: true } : {}),
       evaluate: (ctx: RuleContext) => {
         if (spec.completes && !kind.completed) return [];

@@ -5,7 +5,7 @@ import { config, exampleCluster, exampleObjects, judge } from "../../test/suppor
 import type { KubeObject } from "../kube/objects.js";
 import { evaluateFamily } from "./evaluate.js";
 import { FAMILIES, familyFor } from "./registry.js";
-import { mutation, type RuleFamily } from "./rule.js";
+import { mutation, type Rule, type RuleFamily, violation } from "./rule.js";
 
 const EXAMPLES = [
   "backup-job.yaml",
@@ -43,28 +43,37 @@ describe("which rules run at which stage", () => {
     }
   });
 
-  it("/validate still runs every rule, completing ones included (their pass is counted there)", () => {
+  it("/validate runs only the rules that judge, and denies and warns exactly as a run of all rules would", () => {
+    for (const object of OBJECTS) {
+      const validate = judge(object, { stage: "validate" });
+      for (const { rule } of validate.results) assert.notEqual(rule.judges, false, rule.id);
+      const all = judge(object, { stage: "both" }).decision;
+      assert.deepEqual(validate.decision.denials, all.denials);
+      assert.deepEqual(
+        validate.decision.warnings,
+        all.warnings.filter((w) => !w.endsWith("(not applied: rule in warn mode)")),
+      );
+    }
+    // A rule that does both (restore-concurrency: a negative value denied, none defaulted) runs at both.
+    const restore = exampleObjects("restore-accepted.yaml")[0] as KubeObject;
+    assert.ok(judge(restore, { stage: "validate" }).results.some((r) => r.rule.completes));
     const job = exampleObjects("backup-job.yaml")[0] as KubeObject;
-    const validate = judge(job, { stage: "validate" });
-    assert.ok(validate.results.some((r) => r.rule.completes));
-    assert.ok(validate.results.some((r) => !r.rule.completes));
+    assert.ok(!judge(job, { stage: "validate" }).results.some((r) => r.rule.completes));
   });
 
-  it("every family has its completing rules marked: only they return mutations", () => {
+  it("every family has its rules marked: only completing rules return mutations, only judging ones violations", () => {
+    const returns = (rule: Rule, type: string) =>
+      OBJECTS.some((o) =>
+        judge(o).results.some((r) => r.rule === rule && r.findings.some((f) => f.type === type)),
+      );
     for (const family of FAMILIES)
-      for (const rule of family.rules)
-        if (!rule.completes)
-          assert.ok(
-            !OBJECTS.some((o) =>
-              judge(o).results.some(
-                (r) => r.rule === rule && r.findings.some((f) => f.type === "mutation"),
-              ),
-            ),
-            rule.id,
-          );
+      for (const rule of family.rules) {
+        if (!rule.completes) assert.ok(!returns(rule, "mutation"), rule.id);
+        if (rule.judges === false) assert.ok(!returns(rule, "violation"), rule.id);
+      }
   });
 
-  it("a rule not marked as completing that returns a mutation is a bug: reported, never applied", () => {
+  it("a rule that returns a finding of a kind it does not declare is a bug: reported, never applied", () => {
     const sneaky: RuleFamily = {
       name: "Test",
       matches: () => true,
@@ -90,6 +99,31 @@ describe("which rules run at which stage", () => {
     assert.equal(result?.findings.length, 1);
     assert.equal(result?.findings[0]?.type, "violation");
     assert.match(result?.findings[0]?.message ?? "", /internal error while checking \(TypeError\)/);
+    const quiet: RuleFamily = {
+      ...sneaky,
+      rules: [
+        {
+          id: "quiet",
+          description: "only completes, yet judges",
+          defaultMode: "enforce",
+          completes: true,
+          judges: false,
+          evaluate: () => [violation("spec", "bad")],
+        },
+      ],
+    };
+    const [audited] = evaluateFamily(quiet, {
+      object: {},
+      oldObject: undefined,
+      operation: "CREATE",
+      namespace: "default",
+      cluster: exampleCluster,
+      config: config(),
+    });
+    assert.match(
+      audited?.findings[0]?.message ?? "",
+      /internal error while checking \(TypeError\)/,
+    );
     assert.deepEqual(
       evaluateFamily(
         sneaky,

@@ -12,9 +12,10 @@ import {
 
 /**
  * Runs a family's rules in their configured modes: at /mutate only the rules that complete
- * objects (nothing else is acted on there), at /validate and in audits all of them. A rule
- * that throws, or returns a mutation without being a completing rule, is a bug of ours; it is
- * reported as a violation of that rule (fail closed) instead of failing the request.
+ * objects, at /validate only the rules that judge them (each stage acts on nothing else), in
+ * audits all of them. A rule that throws, or returns a finding of a kind it does not declare,
+ * is a bug of ours; it is reported as a violation of that rule (fail closed) instead of
+ * failing the request.
  */
 export function evaluateFamily(
   family: RuleFamily,
@@ -24,12 +25,13 @@ export function evaluateFamily(
   const results: RuleResult[] = [];
   for (const rule of family.rules) {
     if (stage === "mutate" && !rule.completes) continue;
+    if (stage === "validate" && rule.judges === false) continue;
     const mode = modeOf(ctx.config, rule.id, rule.defaultMode);
     if (mode === "off" || unchangedOnUpdate(rule, ctx)) continue;
     try {
       const findings = rule.evaluate(ctx);
-      if (!rule.completes && findings.some((f) => f.type === "mutation"))
-        throw new TypeError("a rule that does not complete objects returned a mutation");
+      if (!declares(rule, findings))
+        throw new TypeError("a rule returned a finding of a kind it does not declare");
       if (mode === "enforce" && ctx.config.failOpen.includes(rule.id)) {
         results.push(...failOpen(rule, findings));
       } else {
@@ -49,6 +51,15 @@ export function evaluateFamily(
     }
   }
   return results;
+}
+
+/** Mutations only from completing rules, violations only from judging ones. */
+function declares(rule: Rule, findings: readonly Finding[]): boolean {
+  for (const finding of findings) {
+    if (finding.type === "mutation" && !rule.completes) return false;
+    if (finding.type === "violation" && rule.judges === false) return false;
+  }
+  return true;
 }
 
 /**

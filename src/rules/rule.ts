@@ -58,6 +58,11 @@ export interface Rule {
    * `evaluateFamily` reports it as one.
    */
   readonly completes?: boolean;
+  /**
+   * False for a rule that only completes objects and never judges them: /validate, which acts
+   * on judgements alone, skips it (the audit still runs it, to say what /mutate would add).
+   */
+  readonly judges?: boolean;
   readonly evaluate: (ctx: RuleContext) => readonly Finding[];
 }
 

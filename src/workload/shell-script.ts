@@ -250,8 +250,12 @@ const REFERENCE = new RegExp(
   "g",
 );
 
+/** A variable reference starts here: most words hold none, and are then taken as they are. */
+const REFERENCE_START = new RegExp(`[${VAR_START}${VAR_SPLIT}${VAR_KUBELET}]`);
+
 /** The variable names a word refers to. */
 export function variablesIn(text: string): string[] {
+  if (!REFERENCE_START.test(text)) return [];
   return [...text.matchAll(REFERENCE)].map((match) => match[2] as string);
 }
 
@@ -263,6 +267,7 @@ export function expandVariables(
   text: string,
   values: ReadonlyMap<string, string | undefined>,
 ): string | undefined {
+  if (!REFERENCE_START.test(text)) return text;
   let unknown = false;
   const expanded = text.replace(REFERENCE, (_whole, _mark: string, name: string) => {
     const value = values.get(name);
@@ -280,6 +285,7 @@ export function splitReferences(
   text: string,
   values: ReadonlyMap<string, string | undefined>,
 ): string[] {
+  if (!REFERENCE_START.test(text)) return [];
   const splitting: string[] = [];
   for (const match of text.matchAll(REFERENCE)) {
     // "$@" and "$*" become several words even inside quotes.
