@@ -89,6 +89,8 @@ const log = (message: string) => process.stderr.write(`[bench] ${message}\n`);
 
 export interface Load {
   requestsPerSecond: number;
+  /** CPU time (user + system, all threads) the server spent per request answered. */
+  cpuUsPerRequest?: number;
   p50Ms: number;
   p99Ms: number;
   maxMs: number;
@@ -110,6 +112,13 @@ function procStatusMiB(pid: number | undefined, field: "VmRSS" | "VmHWM"): numbe
 }
 const rssMiB = (pid: number | undefined) => procStatusMiB(pid, "VmRSS");
 
+/**
+ * How the image runs node (image/build.sh): the webhook is measured as it ships. The baseline
+ * runs without them.
+ */
+const IMAGE_NODE_FLAGS = ["--expose-gc"];
+const IMAGE_ENV = { GLIBC_TUNABLES: "glibc.malloc.mmap_threshold=32768" };
+
 /** Starts a server process pinned to one core; resolves when `ready` answers. */
 async function startPinned(
   args: string[],
@@ -120,10 +129,16 @@ async function startPinned(
 ): Promise<Server> {
   // Output straight to a file: a pipe into this process would load the load generator's core.
   const output = openSync(logFile, "w");
-  const child = spawn("taskset", ["-c", SERVER_CORE, process.execPath, ...args], {
-    cwd,
-    stdio: ["ignore", output, output],
-  });
+  const webhook = args[0]?.endsWith("cli.js") === true;
+  const child = spawn(
+    "taskset",
+    ["-c", SERVER_CORE, process.execPath, ...(webhook ? IMAGE_NODE_FLAGS : []), ...args],
+    {
+      cwd,
+      stdio: ["ignore", output, output],
+      env: webhook ? { ...process.env, ...IMAGE_ENV } : process.env,
+    },
+  );
   closeSync(output);
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
   for (let i = 0; i < 1200; i++) {
@@ -146,11 +161,19 @@ async function startPinned(
   );
 }
 
+/** CPU time (user + system) process `pid` has used, in µs (10 ms ticks). */
+function cpuUs(pid: number | undefined): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
+  return (Number(fields[11]) + Number(fields[12])) * 10_000;
+}
+
 async function load(
   port: number,
   requests: { path: string; body: string }[],
   seconds: number,
+  pid?: number,
 ): Promise<Load> {
+  const cpuBefore = pid === undefined ? 0 : cpuUs(pid);
   const result = await autocannon({
     url: `https://127.0.0.1:${port}`,
     connections: CONNECTIONS,
@@ -161,8 +184,12 @@ async function load(
     headers: { "content-type": "application/json" },
     requests: requests.map((r) => ({ method: "POST", path: r.path, body: r.body })),
   });
+  const cpuSpent = pid === undefined ? undefined : cpuUs(pid) - cpuBefore;
   return {
     requestsPerSecond: Math.round(result.requests.average),
+    ...(cpuSpent === undefined
+      ? {}
+      : { cpuUsPerRequest: Math.round(cpuSpent / Math.max(1, result.requests.total)) }),
     p50Ms: result.latency.p50,
     p99Ms: result.latency.p99,
     maxMs: result.latency.max,
@@ -522,8 +549,9 @@ async function main() {
   const rounds: Record<string, Load[]> = { baseline: [] };
   for (const s of scenarios) rounds[s.id] = [];
   for (let round = 0; round < ROUNDS; round++) {
-    rounds.baseline?.push(await load(basePort, fast, SECONDS));
-    for (const s of scenarios) rounds[s.id]?.push(await load(webhookPort, s.requests, SECONDS));
+    rounds.baseline?.push(await load(basePort, fast, SECONDS, baseline.child.pid));
+    for (const s of scenarios)
+      rounds[s.id]?.push(await load(webhookPort, s.requests, SECONDS, webhook.child.pid));
     log(
       `round ${round + 1}: baseline ${rounds.baseline?.at(-1)?.requestsPerSecond} req/s, fast path ${rounds.fastPath?.at(-1)?.requestsPerSecond} req/s`,
     );
