@@ -20,7 +20,9 @@
  * BENCH_API_ROUNDS (5), BENCH_API_PER_ROUND (200), BENCH_LIVE_CLUSTERS (10000),
  * BENCH_IDLE_SECONDS (60); BENCH_AUDIT_OBJECTS (100000: guarded Jobs the audit reads; creating
  * them takes minutes, and etcd holds about 0.5 GiB of its 2 GiB quota);
- * BENCH_ONLY=audit: only the audit section, written into bench/results.json and README.md;
+ * BENCH_ONLY=audit or BENCH_ONLY=live: only the audit section, or only the live view and the
+ * comparison through the API server, written into bench/results.json and README.md (for
+ * trying a change; the figures of record come from a whole run);
  * BENCH_WEBHOOK_ROOT: the checkout whose dist/ is the webhook under test (this one);
  * BENCH_OUT=before: write bench/before.json only (the figures of an older build);
  * BENCH_REPORT_ONLY=1: only write bench/README.md again from bench/results.json.
@@ -402,7 +404,20 @@ async function liveScale(dir: string, ca: string, webhookArgs: (port: number) =>
     };
     log(`live: ${JSON.stringify(live)}`);
 
-    prepare(plane, port, ca, (name, namespace) => ({
+    // The floor: a do-nothing https server on the same core, behind the same configurations.
+    const floorPort = await freePort();
+    const floor = await startPinned(
+      [
+        "dist/bench/baseline-server.js",
+        String(floorPort),
+        join(dir, "tls.crt"),
+        join(dir, "tls.key"),
+      ],
+      floorPort,
+      async () => (await post(floorPort, ca, "/", { request: { uid: "x" } })).status === 200,
+      join(dir, "floor.log"),
+    );
+    prepare(plane, { webhook: port, floor: floorPort }, ca, (name, namespace) => ({
       ...operatorClusterWithStatus(1, NAMESPACES),
       metadata: { name, namespace },
     }));
@@ -412,11 +427,12 @@ async function liveScale(dir: string, ca: string, webhookArgs: (port: number) =>
     );
     const comparison = await compare(
       plane,
-      webhook.child.pid as number,
+      { webhook: webhook.child.pid as number, floor: floor.child.pid as number },
       API_ROUNDS,
       API_PER_ROUND,
       log,
     );
+    await floor.stop();
 
     const callsBefore = await apiCallsMade(port, ca);
     const jobLoad = await load(
@@ -450,6 +466,7 @@ async function main() {
   if (process.env.BENCH_REPORT_ONLY)
     return writeReport(readResults("bench/results.json") as Results);
   if (process.env.BENCH_ONLY === "audit") return auditOnly();
+  if (process.env.BENCH_ONLY === "live") return liveOnly();
   const machine = {
     cpu: cpus()[0]?.model ?? "unknown",
     cores: cpus().length,
@@ -650,6 +667,38 @@ async function auditOnly(): Promise<void> {
   }
   results.auditScale = audit;
   writeFileSync(join(REPO_ROOT, "bench/results.json"), `${JSON.stringify(results, null, 2)}\n`);
+  writeReport(results);
+}
+
+/** BENCH_ONLY=live: the live view and the API-server comparison alone, put in place of the last run's. */
+async function liveOnly(): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), "nbw-bench-"));
+  const certs = generateCertificates(["localhost"], ["127.0.0.1"]);
+  await writeFile(join(dir, "tls.crt"), certs.serving.cert);
+  await writeFile(join(dir, "tls.key"), certs.serving.key);
+  const cli = join(WEBHOOK_ROOT, "dist/src/cli.js");
+  const { live, comparison } = await liveScale(dir, certs.ca.cert, (port) => [
+    cli,
+    "serve",
+    "--port",
+    String(port),
+    "--tls-cert",
+    join(dir, "tls.crt"),
+    "--tls-key",
+    join(dir, "tls.key"),
+  ]);
+  const results = readResults("bench/results.json");
+  if (!results) {
+    log("no bench/results.json to add the live section to");
+    return;
+  }
+  results.live = live;
+  results.throughApiServer = summarize(comparison);
+  writeFileSync(
+    join(REPO_ROOT, "bench/results.json"),
+    `${JSON.stringify(results, null, 2)}
+`,
+  );
   writeReport(results);
 }
 

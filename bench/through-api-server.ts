@@ -13,7 +13,12 @@ import type { KubeObject } from "../src/kube/objects.js";
 import { type ControlPlane, kubectlOk, webhookConfigurations } from "../test/e2e/harness.js";
 import { brWorkload, restoreV18, type Target } from "./requests.js";
 
-export const VARIANTS = ["none", "vap", "webhook"] as const;
+/**
+ * No policy; a ValidatingAdmissionPolicy; a do-nothing https webhook (bench/baseline-server.ts)
+ * behind the webhook's own configurations and matchConditions, the floor any webhook so
+ * registered pays; and the webhook.
+ */
+export const VARIANTS = ["none", "vap", "floor", "webhook"] as const;
 export type Variant = (typeof VARIANTS)[number];
 export const OBJECTS = ["restore", "brJob"] as const;
 export type ObjectName = (typeof OBJECTS)[number];
@@ -38,13 +43,13 @@ export interface Comparison {
 }
 
 /**
- * The three namespaces, each with a NebulaCluster "nebula" (operator-sized, BR enabled) and
- * the Secret its restores read; the policy and its binding; the webhook registered for
- * bench-webhook only.
+ * The namespaces, each with a NebulaCluster "nebula" (operator-sized, BR enabled) and the
+ * Secret its restores read; the policy and its binding; the webhook registered for
+ * bench-webhook only, the do-nothing server for bench-floor only.
  */
 export function prepare(
   plane: ControlPlane,
-  webhookPort: number,
+  ports: { webhook: number; floor: number },
   ca: string,
   clusterWithStatus: (name: string, namespace: string) => KubeObject,
 ): void {
@@ -69,15 +74,21 @@ export function prepare(
   }
   objects.push(...admissionPolicy());
   kubectlOk(plane, ["apply", "-f", "-"], objects.map((o) => stringify(o)).join("---\n"));
-  kubectlOk(plane, ["apply", "-f", "-"], webhooksFor(webhookPort, ca, "webhook"));
+  kubectlOk(plane, ["apply", "-f", "-"], webhooksFor(ports.webhook, ca, "webhook"));
+  kubectlOk(plane, ["apply", "-f", "-"], webhooksFor(ports.floor, ca, "floor"));
 }
 
 /** The shipped webhook configurations, limited to the namespaces labelled `variant`. */
 function webhooksFor(port: number, ca: string, variant: Variant): string {
   return parseAllDocuments(webhookConfigurations(port, ca))
     .map((document) => {
-      const config = document.toJS() as { webhooks?: { namespaceSelector?: object }[] };
+      const config = document.toJS() as {
+        metadata: { name: string };
+        webhooks?: { name: string; namespaceSelector?: object }[];
+      };
+      if (variant !== "webhook") config.metadata.name = `${config.metadata.name}-${variant}`;
       for (const webhook of config.webhooks ?? []) {
+        if (variant !== "webhook") webhook.name = `${variant}.${webhook.name}`;
         webhook.namespaceSelector = {
           ...webhook.namespaceSelector,
           matchLabels: { [LABEL]: variant },
@@ -241,14 +252,18 @@ function apiServerClient(plane: ControlPlane) {
  */
 export async function compare(
   plane: ControlPlane,
-  webhookPid: number,
+  pids: { webhook: number; floor: number },
   rounds: number,
   perRound: number,
   log: (message: string) => void,
 ): Promise<Comparison> {
   const apiServerPid = Number(readFileSync(join(plane.dir, "kube-apiserver.pid"), "utf8").trim());
   const client = apiServerClient(plane);
-  const empty = () => ({ none: [], vap: [], webhook: [] }) as Record<Variant, Batch[]>;
+  const empty = () =>
+    Object.fromEntries(VARIANTS.map((variant) => [variant, []])) as unknown as Record<
+      Variant,
+      Batch[]
+    >;
   const batches: Record<ObjectName, Record<Variant, Batch[]>> = {
     restore: empty(),
     brJob: empty(),
@@ -258,8 +273,10 @@ export async function compare(
   const batch = async (object: ObjectName, variant: Variant, count: number): Promise<Batch> => {
     const latenciesMs: number[] = [];
     let errors = 0;
+    // The CPU of whatever answers: the do-nothing server for the floor, else the webhook.
+    const serverPid = variant === "floor" ? pids.floor : pids.webhook;
     const apiBefore = cpuMs(apiServerPid);
-    const webhookBefore = cpuMs(webhookPid);
+    const webhookBefore = cpuMs(serverPid);
     for (let i = 0; i < count; i++) {
       const { path, body } = createRequest(object, variant, sequence++);
       const answer = await client.post(path, body);
@@ -274,14 +291,15 @@ export async function compare(
       latenciesMs,
       errors,
       apiServerCpuMs: (cpuMs(apiServerPid) - apiBefore) / count,
-      webhookCpuMs: (cpuMs(webhookPid) - webhookBefore) / count,
+      webhookCpuMs: (cpuMs(serverPid) - webhookBefore) / count,
     };
   };
   try {
     // Warm-up: connections (API server → webhook), caches, JIT; not counted.
     for (const object of OBJECTS) for (const variant of VARIANTS) await batch(object, variant, 30);
     for (let round = 0; round < rounds; round++) {
-      const order = [...VARIANTS.slice(round % 3), ...VARIANTS.slice(0, round % 3)];
+      const turn = round % VARIANTS.length;
+      const order = [...VARIANTS.slice(turn), ...VARIANTS.slice(0, turn)];
       for (const object of OBJECTS)
         for (const variant of order)
           batches[object][variant].push(await batch(object, variant, perRound));
@@ -291,6 +309,6 @@ export async function compare(
     client.close();
   }
   if (failures.length > 0) log(`through the API server: failures, e.g. ${failures.join(" | ")}`);
-  const webhookConnectionsToApiServer = connectionsTo(webhookPid, client.port);
+  const webhookConnectionsToApiServer = connectionsTo(pids.webhook, client.port);
   return { rounds, perRound, webhookConnectionsToApiServer, batches };
 }
