@@ -23,6 +23,7 @@
  * BENCH_ONLY=audit or BENCH_ONLY=live: only the audit section, or only the live view and the
  * comparison through the API server, written into bench/results.json and README.md (for
  * trying a change; the figures of record come from a whole run);
+ * BENCH_WEBHOOK_NODE_FLAGS: more node flags for the webhook (e.g. --trace-gc, to look into a change);
  * BENCH_WEBHOOK_ROOT: the checkout whose dist/ is the webhook under test (this one);
  * BENCH_OUT=before: write bench/before.json only (the figures of an older build);
  * BENCH_REPORT_ONLY=1: only write bench/README.md again from bench/results.json.
@@ -118,7 +119,10 @@ const rssMiB = (pid: number | undefined) => procStatusMiB(pid, "VmRSS");
  * How the image runs node (image/build.sh): the webhook is measured as it ships. The baseline
  * runs without them.
  */
-const IMAGE_NODE_FLAGS = ["--expose-gc"];
+const IMAGE_NODE_FLAGS = [
+  "--expose-gc",
+  ...(process.env.BENCH_WEBHOOK_NODE_FLAGS?.split(" ").filter(Boolean) ?? []),
+];
 const IMAGE_ENV = { GLIBC_TUNABLES: "glibc.malloc.mmap_threshold=32768" };
 
 /** Starts a server process pinned to one core; resolves when `ready` answers. */
