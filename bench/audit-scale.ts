@@ -68,7 +68,7 @@ export interface AuditStep {
   cli: AuditCliRun;
   /** `audit -A` (the table, fails and warnings only): the same audit, a small output. */
   cliTable: AuditCliRun;
-  /** The background audit of `serve`, which writes one PolicyReport per namespace. */
+  /** The background audit of `serve`: each namespace's PolicyReport, in parts of 1,000 results. */
   serve: ServeAudit;
 }
 
@@ -110,7 +110,7 @@ export async function auditScale(
   const plane = await startControlPlane();
   const kubeConfig = new KubeConfig();
   try {
-    // The PolicyReport CRD too: serve's background audit writes one per namespace.
+    // The PolicyReport CRD too: serve's background audit writes each namespace's, in parts.
     installCrds(plane, "v1.8", ["manifests/crds/"]);
     kubeConfig.loadFromFile(plane.kubeconfig);
     await createNamespaces(kubeConfig);

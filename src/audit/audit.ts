@@ -54,18 +54,40 @@ export function secretsFor(objects: readonly GuardedObject[]): SecretRef[] {
   return [...seen.values()];
 }
 
+/** What one rule says of an object in a report: its outcome and the message shown for it. */
+export function judged(result: RuleResult): { result: AuditOutcome; message: string } {
+  const { rule, mode, findings } = result;
+  const violations = findings.filter((f) => f.type === "violation");
+  const mutations = findings.filter((f) => f.type === "mutation");
+  const outcome: AuditOutcome =
+    violations.length > 0
+      ? mode === "warn"
+        ? "warn"
+        : "fail"
+      : mutations.length > 0
+        ? "warn"
+        : "pass";
+  const message =
+    violations.length > 0
+      ? violations.map((f) => `${f.path}: ${f.message}`).join("; ")
+      : mutations.length > 0
+        ? `not yet applied: ${mutations.map((f) => `${f.path}: ${f.message}`).join("; ")}`
+        : rule.description;
+  return { result: outcome, message };
+}
+
 /**
- * Judges an existing object with the admission rules, as if it were created now. A violation
- * is `fail` (whatever blocks or records it), or `warn` for rules in warn mode; a mutation the
- * object still lacks is `warn`; a rule with nothing to say is `pass`.
+ * The rules' results on an existing object, as if it were created now. A violation is `fail`
+ * (whatever blocks or records it), or `warn` for rules in warn mode; a mutation the object
+ * still lacks is `warn`; a rule with nothing to say is `pass`.
  */
-export function auditObject(
+export function evaluateObject(
   item: GuardedObject,
   cluster: ClusterSnapshot,
   config: Config,
-): AuditEntry[] {
+): RuleResult[] {
   const { object, family, namespace } = item;
-  const results = evaluateFamily(family, {
+  return evaluateFamily(family, {
     object,
     oldObject: undefined,
     operation: "CREATE",
@@ -73,33 +95,23 @@ export function auditObject(
     cluster,
     config,
   });
-  return results.map(({ rule, mode, findings }) => {
-    const violations = findings.filter((f) => f.type === "violation");
-    const mutations = findings.filter((f) => f.type === "mutation");
-    const result: AuditOutcome =
-      violations.length > 0
-        ? mode === "warn"
-          ? "warn"
-          : "fail"
-        : mutations.length > 0
-          ? "warn"
-          : "pass";
-    const message =
-      violations.length > 0
-        ? violations.map((f) => `${f.path}: ${f.message}`).join("; ")
-        : mutations.length > 0
-          ? `not yet applied: ${mutations.map((f) => `${f.path}: ${f.message}`).join("; ")}`
-          : rule.description;
-    return {
-      namespace,
-      apiVersion: object.apiVersion ?? "",
-      kind: object.kind ?? "",
-      name: object.metadata?.name ?? "",
-      uid: (object.metadata as { uid?: string } | undefined)?.uid,
-      rule: rule.id,
-      mode,
-      result,
-      message,
-    };
-  });
+}
+
+/** Judges an existing object with the admission rules: one entry per rule (see evaluateObject). */
+export function auditObject(
+  item: GuardedObject,
+  cluster: ClusterSnapshot,
+  config: Config,
+): AuditEntry[] {
+  const { object, namespace } = item;
+  return evaluateObject(item, cluster, config).map((ruleResult) => ({
+    namespace,
+    apiVersion: object.apiVersion ?? "",
+    kind: object.kind ?? "",
+    name: object.metadata?.name ?? "",
+    uid: (object.metadata as { uid?: string } | undefined)?.uid,
+    rule: ruleResult.rule.id,
+    mode: ruleResult.mode,
+    ...judged(ruleResult),
+  }));
 }

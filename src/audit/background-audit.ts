@@ -7,8 +7,9 @@ import type { Config } from "../config/config.js";
 import { kubeLeaseStore } from "../kube/lease-store.js";
 import type { Metrics } from "../metrics.js";
 import { registerAuditLeaderGauge } from "./audit-metrics.js";
+import type { AuditResults } from "./audit-results.js";
 import { LeaderElection, timingsFor } from "./leader-election.js";
-import { buildReports } from "./policy-report.js";
+import { namespaceReports, type PolicyReport } from "./policy-report.js";
 import { PolicyReportWriter } from "./report-writer.js";
 import { runAudit } from "./run-audit.js";
 
@@ -31,8 +32,8 @@ export interface BackgroundAuditOptions {
 }
 
 /**
- * Audits the whole cluster every interval and soon after a change (debounced), writing one
- * PolicyReport per namespace. Runs never overlap; a failed run is logged and retried on the
+ * Audits the whole cluster every interval and soon after a change (debounced), writing each
+ * namespace's PolicyReport (in parts when it is large). Runs never overlap; a failed run is logged and retried on the
  * next tick. With a Lease, every replica keeps its timer but only the leader runs.
  */
 export class BackgroundAudit {
@@ -111,7 +112,7 @@ export class BackgroundAudit {
       logger.warn({ reason: run.reason }, "background audit failed");
       return;
     }
-    const written = await this.writer.reconcile(buildReports(run.entries, new Date()));
+    const written = await this.writer.reconcile(allReports(run.results, new Date()));
     if (!written.ok) {
       metrics.auditRuns.inc({ outcome: "error" });
       logger.warn({ reason: written.reason }, "background audit could not write reports");
@@ -119,12 +120,13 @@ export class BackgroundAudit {
     }
     metrics.auditRuns.inc({ outcome: "ok" });
     metrics.auditResults.reset();
-    for (const entry of run.entries)
-      metrics.auditResults.inc({ rule: entry.rule, result: entry.result });
+    for (const [rule, counts] of run.results.byRule)
+      for (const [result, count] of Object.entries(counts))
+        if (count > 0) metrics.auditResults.inc({ rule, result }, count);
     logger.info(
       {
         objects: run.objects,
-        results: run.entries.length,
+        results: run.results.results,
         ...written.summary,
         ms: Date.now() - started,
       },
@@ -140,4 +142,10 @@ export class BackgroundAudit {
     // After the last write: hand the Lease over so another replica takes over at once.
     await this.election?.stop({ release: true });
   }
+}
+
+/** Every namespace's reports, built a namespace and a part at a time as the writer asks. */
+function* allReports(results: AuditResults, now: Date): Generator<PolicyReport> {
+  for (const namespace of results.namespaces())
+    yield* namespaceReports(namespace, results.namespaceEntries(namespace), now);
 }

@@ -1,8 +1,7 @@
 import { CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
 import { apiClient } from "../kube/api-client.js";
 import { describeApiError, retryWhenAsked, statusCode } from "../kube/api-errors.js";
-import { PAGE_SIZE } from "./inventory.js";
-import { MANAGED_BY, type PolicyReport, REPORT_NAME, sameContent } from "./policy-report.js";
+import { contentHash, isReportPart, MANAGED_BY, type PolicyReport } from "./policy-report.js";
 
 const API = { group: "wgpolicyk8s.io", version: "v1alpha2", plural: "policyreports" } as const;
 
@@ -23,16 +22,23 @@ export interface ReportWriterOptions {
   readonly pageSize?: number;
 }
 
+/**
+ * Existing reports are listed this many at a time: a part may be up to about 1 MiB of JSON
+ * (REPORT_LIMITS), several MiB once parsed, so the audit's page of 500 would hold a GiB.
+ */
+export const REPORT_PAGE_SIZE = 10;
+
 /** What we keep of an existing report while paging: not the report itself. */
 interface Existing {
   readonly resourceVersion: string | undefined;
-  readonly same: boolean;
+  readonly hash: string;
 }
 
 /**
  * Makes the cluster's PolicyReports match the audit: creates missing ones, updates changed
- * ones in place (with their resourceVersion), leaves unchanged ones alone, and deletes ours in
- * namespaces with nothing left to report, so deleted objects leave the reports.
+ * ones in place (with their resourceVersion), leaves unchanged ones alone, and deletes ours
+ * that are no longer wanted (a namespace with nothing left to report, or a part it no longer
+ * needs), so deleted objects leave the reports.
  */
 export class PolicyReportWriter {
   private readonly api: CustomObjectsApi;
@@ -44,14 +50,22 @@ export class PolicyReportWriter {
     this.api = apiClient(kubeConfig, CustomObjectsApi);
   }
 
-  async reconcile(wanted: Map<string, PolicyReport>): Promise<WriteResult> {
+  /**
+   * `wanted` is read once, one report at a time (namespaceReports builds them lazily): only
+   * the digest of each existing report and the names written are kept, whatever the count.
+   */
+  async reconcile(wanted: Iterable<PolicyReport>): Promise<WriteResult> {
     const summary: WriteSummary = { created: 0, updated: 0, deleted: 0, unchanged: 0 };
     const { onWrite = () => {} } = this.options;
     try {
-      const existing = await this.existing(wanted);
-      for (const [namespace, report] of wanted) {
-        const current = existing.get(namespace);
-        if (current?.same) {
+      const existing = await this.existing();
+      const seen = new Set<string>();
+      for (const report of wanted) {
+        const { namespace, name } = report.metadata;
+        const key = `${namespace}/${name}`;
+        seen.add(key);
+        const current = existing.get(key);
+        if (current?.hash === contentHash(report)) {
           summary.unchanged++;
           continue;
         }
@@ -67,22 +81,18 @@ export class PolicyReportWriter {
             ...report,
             metadata: { ...report.metadata, resourceVersion: current.resourceVersion },
           };
-          await this.api.replaceNamespacedCustomObject({
-            ...API,
-            namespace,
-            name: REPORT_NAME,
-            body,
-          });
+          await this.api.replaceNamespacedCustomObject({ ...API, namespace, name, body });
           onWrite("update");
           summary.updated++;
         }
       }
-      for (const namespace of existing.keys()) {
-        if (wanted.has(namespace)) continue;
+      for (const key of existing.keys()) {
+        if (seen.has(key)) continue;
         if (!this.mayWrite()) return lostLease();
+        const [namespace, name] = key.split("/") as [string, string];
         this.apiCall("delete");
         await this.api
-          .deleteNamespacedCustomObject({ ...API, namespace, name: REPORT_NAME })
+          .deleteNamespacedCustomObject({ ...API, namespace, name })
           .catch((error: unknown) => {
             if (statusCode(error) !== 404) throw error;
           });
@@ -97,11 +107,11 @@ export class PolicyReportWriter {
   }
 
   /**
-   * Our reports in the cluster, by namespace, read a page at a time and compared with what
-   * is wanted on the way, so that only a verdict per namespace is kept.
+   * Our reports in the cluster, by `namespace/name`, read a page at a time and reduced to a
+   * digest of their content on the way.
    */
-  private async existing(wanted: Map<string, PolicyReport>): Promise<Map<string, Existing>> {
-    const byNamespace = new Map<string, Existing>();
+  private async existing(): Promise<Map<string, Existing>> {
+    const byName = new Map<string, Existing>();
     const labelSelector = Object.entries(MANAGED_BY)
       .map(([k, v]) => `${k}=${v}`)
       .join(",");
@@ -112,21 +122,20 @@ export class PolicyReportWriter {
         this.api.listClusterCustomObject({
           ...API,
           labelSelector,
-          limit: this.options.pageSize ?? PAGE_SIZE,
+          limit: this.options.pageSize ?? REPORT_PAGE_SIZE,
           _continue: continueToken,
         }),
       )) as { items?: PolicyReport[]; metadata?: { continue?: string } };
       for (const report of page.items ?? []) {
-        if (report.metadata.name !== REPORT_NAME) continue;
-        const want = wanted.get(report.metadata.namespace);
-        byNamespace.set(report.metadata.namespace, {
+        if (!isReportPart(report.metadata.name)) continue;
+        byName.set(`${report.metadata.namespace}/${report.metadata.name}`, {
           resourceVersion: report.metadata.resourceVersion,
-          same: want !== undefined && sameContent(report, want),
+          hash: contentHash(report),
         });
       }
       continueToken = page.metadata?.continue || undefined;
     } while (continueToken);
-    return byNamespace;
+    return byName;
   }
 
   private mayWrite(): boolean {

@@ -86,28 +86,67 @@ function testcase(c: CiCase): string {
   }
 }
 
-const counts = (cases: readonly CiCase[]) => ({
-  tests: cases.length,
-  failures: cases.filter((c) => c.outcome === "fail").length,
-  errors: 0,
-  skipped: cases.filter((c) => c.outcome === "skipped").length,
-});
+interface Counts {
+  tests: number;
+  failures: number;
+  errors: number;
+  skipped: number;
+}
+
+const countCase = (counts: Counts, c: CiCase): void => {
+  counts.tests++;
+  if (c.outcome === "fail") counts.failures++;
+  if (c.outcome === "skipped") counts.skipped++;
+};
 
 /** One `<testsuite>` per suite (file or kind), one `<testcase>` per object and rule. */
 export function toJunit(cases: readonly CiCase[], title: string): string {
-  const suites = new Map<string, CiCase[]>();
-  for (const c of cases) suites.set(c.suite, [...(suites.get(c.suite) ?? []), c]);
-  const lines = [
-    `<?xml version="1.0" encoding="UTF-8"?>`,
-    `<testsuites${attributes({ name: title, ...counts(cases) })}>`,
-  ];
-  for (const [name, members] of suites) {
-    lines.push(`  <testsuite${attributes({ name, ...counts(members) })}>`);
-    lines.push(...members.map(testcase));
-    lines.push("  </testsuite>");
+  return [...junitChunks(() => cases, title)].join("");
+}
+
+/**
+ * JUnit XML a piece at a time, for outputs too large to hold as one string (an audit of
+ * 100,000 objects). `cases` is read twice or more: once to count (the counts open the
+ * document), then once per suite, or once in all when each suite's cases come together (the
+ * audit lists kind by kind, `check` file by file).
+ */
+export function* junitChunks(cases: () => Iterable<CiCase>, title: string): Generator<string> {
+  const total: Counts = { tests: 0, failures: 0, errors: 0, skipped: 0 };
+  const suites = new Map<string, Counts>();
+  let together = true;
+  let last: string | undefined;
+  for (const c of cases()) {
+    countCase(total, c);
+    let suite = suites.get(c.suite);
+    if (!suite) {
+      suite = { tests: 0, failures: 0, errors: 0, skipped: 0 };
+      suites.set(c.suite, suite);
+    } else if (last !== c.suite) together = false;
+    countCase(suite, c);
+    last = c.suite;
   }
-  lines.push("</testsuites>");
-  return `${lines.join("\n")}\n`;
+  yield `<?xml version="1.0" encoding="UTF-8"?>\n<testsuites${attributes({ name: title, ...total })}>\n`;
+  const open = (name: string) =>
+    `  <testsuite${attributes({ name, ...(suites.get(name) as Counts) })}>\n`;
+  if (together) {
+    let current: string | undefined;
+    for (const c of cases()) {
+      if (c.suite !== current) {
+        if (current !== undefined) yield "  </testsuite>\n";
+        current = c.suite;
+        yield open(c.suite);
+      }
+      yield `${testcase(c)}\n`;
+    }
+    if (current !== undefined) yield "  </testsuite>\n";
+  } else {
+    for (const name of suites.keys()) {
+      yield open(name);
+      for (const c of cases()) if (c.suite === name) yield `${testcase(c)}\n`;
+      yield "  </testsuite>\n";
+    }
+  }
+  yield "</testsuites>\n";
 }
 
 // --- SARIF 2.1.0 ----------------------------------------------------------------------------
@@ -158,14 +197,35 @@ function sarifRule(rule: Rule) {
  * the rule says.
  */
 export function toSarif(cases: readonly CiCase[]): string {
+  return [...sarifChunks(cases)].join("");
+}
+
+/**
+ * SARIF a result at a time, for outputs too large to hold as one string; the same text as
+ * `JSON.stringify(sarif, null, 2)` of the whole document would be.
+ */
+export function* sarifChunks(cases: Iterable<CiCase>): Generator<string> {
   const rules = registryRules();
   const index = new Map(rules.map((rule, i) => [rule.id, i]));
-  const results = cases
-    .filter((c) => c.rule !== undefined && LEVEL_OF_OUTCOME[c.outcome] !== "none")
-    .flatMap((c) =>
-      (c.messages.length > 0 ? c.messages : [c.verdict]).map((message) => ({
+  const frame = {
+    $schema: SARIF_SCHEMA,
+    version: "2.1.0",
+    runs: [
+      { tool: { driver: { name: "nebula-br-webhook", rules: rules.map(sarifRule) } }, results: [] },
+    ],
+  };
+  // The document with an empty result list, cut where the results go.
+  const text = JSON.stringify(frame, null, 2);
+  const empty = '"results": []';
+  const at = text.lastIndexOf(empty);
+  const indent = "        ";
+  let first = true;
+  for (const c of cases) {
+    if (c.rule === undefined || LEVEL_OF_OUTCOME[c.outcome] === "none") continue;
+    for (const message of c.messages.length > 0 ? c.messages : [c.verdict]) {
+      const result = {
         ruleId: c.rule,
-        ...(index.has(c.rule as string) ? { ruleIndex: index.get(c.rule as string) } : {}),
+        ...(index.has(c.rule) ? { ruleIndex: index.get(c.rule) } : {}),
         level: LEVEL_OF_OUTCOME[c.outcome],
         message: { text: `${objectTitle(c)}: ${message}` },
         locations: [
@@ -188,19 +248,14 @@ export function toSarif(cases: readonly CiCase[]): string {
           },
         ],
         properties: { verdict: c.verdict },
-      })),
-    );
-  const sarif = {
-    $schema: SARIF_SCHEMA,
-    version: "2.1.0",
-    runs: [
-      {
-        tool: { driver: { name: "nebula-br-webhook", rules: rules.map(sarifRule) } },
-        results,
-      },
-    ],
-  };
-  return `${JSON.stringify(sarif, null, 2)}\n`;
+      };
+      // JSON strings hold no raw newline: indenting every line nests the result in place.
+      const body = `${indent}${JSON.stringify(result, null, 2).replace(/\n/g, `\n${indent}`)}`;
+      yield first ? `${text.slice(0, at)}"results": [\n${body}` : `,\n${body}`;
+      first = false;
+    }
+  }
+  yield first ? `${text}\n` : `\n      ]${text.slice(at + empty.length)}\n`;
 }
 
 /**

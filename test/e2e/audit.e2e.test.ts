@@ -39,10 +39,8 @@ const audit = (...args: string[]) =>
   spawnSync(
     process.execPath,
     ["dist/src/cli.js", "audit", "--kubeconfig", plane.kubeconfig, ...args],
-    {
-      cwd: REPO_ROOT,
-      encoding: "utf8",
-    },
+    // The JSON of a hundred Jobs is more than spawnSync's default 1 MiB.
+    { cwd: REPO_ROOT, encoding: "utf8", maxBuffer: 64 * 2 ** 20 },
   );
 
 const metricsText = async () =>
@@ -218,5 +216,87 @@ describe("policy audits on a real API server", () => {
       (r) => r.kind,
     );
     assert.ok(!kinds.includes("ReplicaSet") && !kinds.includes("Pod"), kinds.join(" "));
+  });
+
+  it("splits a namespace with more results than one report holds into parts tied by a label, and drops the parts it no longer needs", async () => {
+    const job = example("backup-job.yaml") as { metadata: Record<string, unknown> };
+    // About 14 results a Job: 100 Jobs are more than the 1,000 results one report holds.
+    const jobs = Array.from({ length: 100 }, (_, i) => ({
+      ...job,
+      metadata: {
+        ...job.metadata,
+        name: `many-${String(i).padStart(3, "0")}`,
+        labels: { ...(job.metadata.labels as object), "e2e.test/many": "yes" },
+      },
+    }));
+    kubectlOk(
+      plane,
+      ["apply", "-f", "-"],
+      JSON.stringify({ apiVersion: "v1", kind: "List", items: jobs }),
+    );
+    const parts = (): any[] =>
+      JSON.parse(
+        kubectlOk(plane, [
+          "-n",
+          "nebula",
+          "get",
+          "policyreports",
+          "-l",
+          "nebula-br-webhook/report-set=nebula-br-webhook",
+          "-o",
+          "json",
+        ]),
+      ).items;
+    const reported = () =>
+      new Set(
+        parts()
+          .flatMap((p) => p.results)
+          .map((r: any) => r.resources[0].name)
+          .filter((name: string) => name.startsWith("many-")),
+      ).size;
+    assert.ok(await eventually(() => reported() === 100, 60_000), `${reported()} of 100 reported`);
+    const written = parts();
+    assert.deepEqual(written.map((p) => p.metadata.name).sort(), [
+      "nebula-br-webhook",
+      "nebula-br-webhook-2",
+    ]);
+    for (const part of written) {
+      assert.ok(part.results.length <= 1000, `${part.metadata.name}: ${part.results.length}`);
+      const counted = { pass: 0, fail: 0, warn: 0, error: 0, skip: 0 } as Record<string, number>;
+      for (const r of part.results) counted[r.result] = (counted[r.result] ?? 0) + 1;
+      assert.deepEqual(part.summary, counted, `${part.metadata.name}: its own summary`);
+    }
+    const everyObjectOnce = written.flatMap((p) => [
+      ...new Set(p.results.map((r: any) => `${r.resources[0].kind}/${r.resources[0].name}`)),
+    ]);
+    assert.equal(everyObjectOnce.length, new Set(everyObjectOnce).size, "an object in one part");
+
+    // The streamed -o json of the same audit parses, with every Job in it.
+    const json = audit("-n", "nebula", "-o", "json");
+    const document = JSON.parse(json.stdout);
+    assert.equal(
+      new Set(document.results.map((r: any) => r.name).filter((n: string) => n.startsWith("many-")))
+        .size,
+      100,
+    );
+    assert.equal(
+      document.results.length,
+      document.summary.pass + document.summary.fail + document.summary.warn,
+    );
+
+    kubectlOk(plane, ["-n", "nebula", "delete", "jobs", "-l", "e2e.test/many=yes"]);
+    const shrunk = await eventually(
+      () =>
+        parts()
+          .map((p) => p.metadata.name)
+          .join() === "nebula-br-webhook",
+      60_000,
+    );
+    assert.ok(
+      shrunk,
+      parts()
+        .map((p) => p.metadata.name)
+        .join(),
+    );
   });
 });

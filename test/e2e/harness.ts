@@ -67,6 +67,8 @@ export function kubectl(
     encoding: "utf8",
     input,
     timeout: 60_000,
+    // A namespace's PolicyReports in parts are more than spawnSync's default 1 MiB.
+    maxBuffer: 64 * 2 ** 20,
   });
   return { status: run.status, stdout: run.stdout, stderr: run.stderr };
 }

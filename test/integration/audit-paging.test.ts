@@ -7,7 +7,13 @@ import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import type { AuditEntry } from "../../src/audit/audit.js";
 import { listGuardable, PAGE_SIZE } from "../../src/audit/inventory.js";
-import { buildReports } from "../../src/audit/policy-report.js";
+import {
+  namespaceReports,
+  type PolicyReport,
+  policyReports,
+  REPORT_LIMITS,
+  REPORT_NAME,
+} from "../../src/audit/policy-report.js";
 import { PolicyReportWriter } from "../../src/audit/report-writer.js";
 import { runAudit } from "../../src/audit/run-audit.js";
 import { loadKubeConfig } from "../../src/kube/kubeconfig.js";
@@ -94,7 +100,7 @@ describe("the audit lists page by page", () => {
     const seconds = (Date.now() - started) / 1000;
     assert.ok(run.ok, run.ok ? "" : run.reason);
     assert.equal(run.objects, JOBS / BR_EVERY);
-    assert.equal(new Set(run.entries.map((e) => e.name)).size, JOBS / BR_EVERY);
+    assert.equal(new Set([...run.results.entries()].map((e) => e.name)).size, JOBS / BR_EVERY);
     assert.deepEqual(run.missingKinds, ["NebulaRestore", "NebulaBackup", "NebulaCronBackup"]);
 
     const jobLists = server.lists.filter((l) => l.resource === "jobs");
@@ -138,6 +144,88 @@ describe("the audit lists page by page", () => {
   });
 });
 
+/** A br-ent backup Job (the documented sample), the `index`th of `namespaces` namespaces. */
+function guardedJob(index: number, namespaces: number): Record<string, unknown> {
+  return {
+    ...brJob,
+    metadata: {
+      ...brJob.metadata,
+      name: `backup-${index}`,
+      namespace: `team-${index % namespaces}`,
+      uid: `00000000-0000-4000-8000-${String(index).padStart(12, "0")}`,
+    },
+  };
+}
+
+describe("the audit of 100,000 guarded objects holds compact results, and reports fit the API server", () => {
+  const NAMESPACES = 100;
+  let guardedServer: PagingApiServer;
+  let guardedKubeconfig: string;
+
+  before(async () => {
+    guardedServer = await startPagingApiServer({
+      jobs: { count: JOBS, make: (i) => guardedJob(i, NAMESPACES) },
+    });
+    guardedKubeconfig = await guardedServer.kubeconfig(
+      await mkdtemp(join(tmpdir(), "nbw-paging-")),
+    );
+  });
+
+  after(() => guardedServer.close());
+
+  it(`judges ${JOBS.toLocaleString("en")} br-ent Jobs holding a few hundred bytes per Job, and builds their reports a part at a time`, async () => {
+    const loaded = loadKubeConfig(guardedKubeconfig);
+    assert.ok(loaded.ok);
+    const baseline = retainedHeap();
+    const started = Date.now();
+    const run = await runAudit(loaded.kubeConfig, exampleCluster, config(), undefined);
+    const auditSeconds = (Date.now() - started) / 1000;
+    assert.ok(run.ok, run.ok ? "" : run.reason);
+    assert.equal(run.objects, JOBS);
+    const rules = run.results.results / JOBS;
+    assert.ok(rules >= 10, `${rules} results per Job`);
+    // What the run holds once judged: before, a full entry per Job and rule (about 4 KiB a Job).
+    const held = retainedHeap() - baseline;
+    const perJob = held / JOBS;
+
+    // Reports built namespace by namespace, part by part, as the background audit writes them.
+    const reportsStarted = Date.now();
+    let parts = 0;
+    let results = 0;
+    let largest = 0;
+    let peak = held;
+    const seen = new Map<string, string>();
+    for (const namespace of run.results.namespaces()) {
+      for (const report of namespaceReports(
+        namespace,
+        run.results.namespaceEntries(namespace),
+        new Date(),
+      )) {
+        parts++;
+        results += report.results.length;
+        largest = Math.max(largest, Buffer.byteLength(JSON.stringify(report)));
+        assert.ok(report.results.length <= REPORT_LIMITS.results);
+        for (const result of report.results) {
+          const object = `${namespace}/${result.resources[0]?.name}`;
+          const part = seen.get(object) ?? report.metadata.name;
+          assert.equal(part, report.metadata.name, `${object}: its results in one part`);
+          seen.set(object, part);
+        }
+        if (parts % 100 === 0) peak = Math.max(peak, retainedHeap() - baseline);
+      }
+    }
+    const reportSeconds = (Date.now() - reportsStarted) / 1000;
+    assert.equal(results, run.results.results, "every result in a report");
+    assert.equal(seen.size, JOBS);
+    console.log(
+      `# ${JOBS} guarded Jobs, ${run.results.results} results: audit ${auditSeconds.toFixed(1)} s, held +${(held / 2 ** 20).toFixed(1)} MiB (${perJob.toFixed(0)} B a Job); ${parts} reports in ${reportSeconds.toFixed(1)} s, largest ${(largest / 2 ** 10).toFixed(0)} KiB, retained heap at most +${(peak / 2 ** 20).toFixed(1)} MiB while building them`,
+    );
+    assert.ok(perJob < 600, `${perJob.toFixed(0)} bytes held per Job`);
+    assert.ok(largest < 1.5 * 2 ** 20, `a report of ${largest} bytes: etcd refuses 1.5 MiB`);
+    assert.ok(peak - held < 32 * 2 ** 20, "building reports holds one part, not the cluster's");
+  });
+});
+
 describe("PolicyReports are written only when their content changed", () => {
   const entry = (namespace: string, name: string, result: AuditEntry["result"]): AuditEntry => ({
     namespace,
@@ -160,7 +248,7 @@ describe("PolicyReports are written only when their content changed", () => {
       onWrite: (op) => writes.push(op),
       pageSize: 2,
     });
-    const first = await writer.reconcile(buildReports(entries, new Date("2025-01-01T00:00:00Z")));
+    const first = await writer.reconcile(policyReports(entries, new Date("2025-01-01T00:00:00Z")));
     assert.deepEqual(first.ok && first.summary, {
       created: 5,
       updated: 0,
@@ -169,7 +257,7 @@ describe("PolicyReports are written only when their content changed", () => {
     });
     for (let run = 1; run <= 3; run++) {
       const again = await writer.reconcile(
-        buildReports(entries, new Date(Date.now() + run * 60_000)),
+        policyReports(entries, new Date(Date.now() + run * 60_000)),
       );
       assert.deepEqual(again.ok && again.summary, {
         created: 0,
@@ -188,7 +276,7 @@ describe("PolicyReports are written only when their content changed", () => {
     server.writes.length = 0;
     const writer = new PolicyReportWriter(kubeConfig(), { pageSize: 2 });
     const changed = [entry("a", "job-a", "fail"), ...entries.slice(1, 4)];
-    const result = await writer.reconcile(buildReports(changed, new Date()));
+    const result = await writer.reconcile(policyReports(changed, new Date()));
     assert.deepEqual(result.ok && result.summary, {
       created: 0,
       updated: 1,
@@ -196,15 +284,67 @@ describe("PolicyReports are written only when their content changed", () => {
       unchanged: 3,
     });
     assert.deepEqual(server.writes, [
-      { verb: "update", namespace: "a" },
-      { verb: "delete", namespace: "e" },
+      { verb: "update", namespace: "a", name: REPORT_NAME },
+      { verb: "delete", namespace: "e", name: REPORT_NAME },
     ]);
+  });
+
+  it("writes a namespace too large for one report in parts, then nothing, and deletes the parts it no longer needs", async () => {
+    server.writes.length = 0;
+    server.reports.clear();
+    const writer = new PolicyReportWriter(kubeConfig(), { pageSize: 3 });
+    const many = (count: number) =>
+      Array.from({ length: count }, (_, i) =>
+        ["backup-job-storage", "backup-job-target-cluster"].map((rule) => ({
+          ...entry("big", `job-${String(i).padStart(5, "0")}`, "pass"),
+          rule,
+          message: `${rule}: ${"said at length ".repeat(20)}`,
+        })),
+      ).flat();
+    // 3,000 Jobs × 2 rules at about 700 bytes a result: one report would be 4 MiB, over the
+    // stand-in's 3 MiB request limit as over kube-apiserver's.
+    const first = await writer.reconcile(policyReports(many(3000), new Date()));
+    assert.ok(first.ok, first.ok ? "" : first.reason);
+    assert.deepEqual(first.summary, { created: 6, updated: 0, deleted: 0, unchanged: 0 });
+    const stored = [...server.reports.values()] as unknown as PolicyReport[];
+    assert.deepEqual(
+      stored.map((r) => r.metadata.name),
+      [REPORT_NAME, ...[2, 3, 4, 5, 6].map((n) => `${REPORT_NAME}-${n}`)],
+    );
+    assert.equal(
+      stored.reduce((sum, r) => sum + r.results.length, 0),
+      6000,
+    );
+
+    const again = await writer.reconcile(policyReports(many(3000), new Date(Date.now() + 60_000)));
+    assert.deepEqual(again.ok && again.summary, {
+      created: 0,
+      updated: 0,
+      deleted: 0,
+      unchanged: 6,
+    });
+
+    server.writes.length = 0;
+    const shrunk = await writer.reconcile(policyReports(many(1200), new Date()));
+    assert.deepEqual(shrunk.ok && shrunk.summary, {
+      created: 0,
+      updated: 1,
+      deleted: 3,
+      unchanged: 2,
+    });
+    assert.deepEqual(
+      server.writes.map((w) => [w.verb, w.name]),
+      [["update", `${REPORT_NAME}-3`], ...[4, 5, 6].map((n) => ["delete", `${REPORT_NAME}-${n}`])],
+    );
+    const left = await writer.reconcile([]);
+    assert.deepEqual(left.ok && left.summary, { created: 0, updated: 0, deleted: 3, unchanged: 0 });
+    assert.equal(server.reports.size, 0);
   });
 
   it("writes nothing once this replica may no longer write (lost the audit Lease)", async () => {
     server.writes.length = 0;
     const writer = new PolicyReportWriter(kubeConfig(), { mayWrite: () => false });
-    const result = await writer.reconcile(buildReports([entry("a", "job-a", "warn")], new Date()));
+    const result = await writer.reconcile(policyReports([entry("a", "job-a", "warn")], new Date()));
     assert.equal(result.ok, false);
     assert.match(result.ok ? "" : result.reason, /no longer holds the audit Lease/);
     assert.deepEqual(server.writes, []);

@@ -19,9 +19,9 @@ export interface PagingApiServer {
   readonly port: number;
   /** Every list request answered, in order. */
   readonly lists: ListRequest[];
-  /** Writes of PolicyReports: create, update, delete, by namespace. */
-  readonly writes: { verb: string; namespace: string }[];
-  /** Stored PolicyReports by namespace. */
+  /** Writes of PolicyReports: create, update, delete, by namespace and name. */
+  readonly writes: { verb: string; namespace: string; name: string }[];
+  /** Stored PolicyReports by `namespace/name`. */
   readonly reports: Map<string, Record<string, unknown>>;
   kubeconfig(dir: string): Promise<string>;
   close(): Promise<void>;
@@ -61,10 +61,15 @@ const REPORT_PATH =
 
 export async function startPagingApiServer(
   generators: Partial<Record<string, Generator>>,
-  options: { maxLimit?: number; onList?: () => void } = {},
+  options: {
+    maxLimit?: number;
+    onList?: () => void;
+    /** As kube-apiserver's 3 MiB limit on a request body: larger writes get HTTP 413. */
+    maxBodyBytes?: number;
+  } = {},
 ): Promise<PagingApiServer> {
   const lists: ListRequest[] = [];
-  const writes: { verb: string; namespace: string }[] = [];
+  const writes: { verb: string; namespace: string; name: string }[] = [];
   const reports = new Map<string, Record<string, unknown>>();
   let version = 1000;
 
@@ -117,35 +122,41 @@ export async function startPagingApiServer(
     namespace: string,
     name: string | undefined,
   ) => {
-    const current = reports.get(namespace);
+    const body = req.method === "POST" || req.method === "PUT" ? await readBody(req) : "";
+    if (Buffer.byteLength(body) > (options.maxBodyBytes ?? 3 * 2 ** 20))
+      return status(res, 413, "RequestEntityTooLarge");
+    const parsed = body ? (JSON.parse(body) as { metadata: Record<string, unknown> }) : undefined;
+    const reportName = name ?? String(parsed?.metadata.name ?? "");
+    const key = `${namespace}/${reportName}`;
+    const current = reports.get(key);
     if (req.method === "DELETE") {
       if (!current) return status(res, 404, "NotFound");
-      reports.delete(namespace);
-      writes.push({ verb: "delete", namespace });
+      reports.delete(key);
+      writes.push({ verb: "delete", namespace, name: reportName });
       return send(res, 200, { kind: "Status", status: "Success" });
     }
     if (req.method === "GET")
       return current ? send(res, 200, current) : status(res, 404, "NotFound");
-    const body = JSON.parse(await readBody(req)) as { metadata: Record<string, unknown> };
+    if (!parsed) return status(res, 400, "BadRequest");
     if (req.method === "POST") {
       if (current) return status(res, 409, "AlreadyExists");
-      writes.push({ verb: "create", namespace });
+      writes.push({ verb: "create", namespace, name: reportName });
     } else if (req.method === "PUT" && name) {
       if (!current) return status(res, 404, "NotFound");
       const currentVersion = (current.metadata as { resourceVersion: string }).resourceVersion;
-      if (body.metadata.resourceVersion !== currentVersion) return status(res, 409, "Conflict");
-      writes.push({ verb: "update", namespace });
+      if (parsed.metadata.resourceVersion !== currentVersion) return status(res, 409, "Conflict");
+      writes.push({ verb: "update", namespace, name: reportName });
     } else return status(res, 405, "MethodNotAllowed");
     const stored = {
-      ...body,
+      ...parsed,
       metadata: {
-        ...body.metadata,
-        uid: `uid-${namespace}`,
+        ...parsed.metadata,
+        uid: `uid-${key}`,
         generation: 1,
         resourceVersion: String(++version),
       },
     };
-    reports.set(namespace, stored);
+    reports.set(key, stored);
     send(res, req.method === "POST" ? 201 : 200, stored);
   };
 
