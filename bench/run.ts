@@ -517,16 +517,7 @@ async function main() {
 
   const ca = certs.ca.cert;
   const cli = join(WEBHOOK_ROOT, "dist/src/cli.js");
-  const webhookArgs = (port: number) => [
-    cli,
-    "serve",
-    "--port",
-    String(port),
-    "--tls-cert",
-    join(dir, "tls.crt"),
-    "--tls-key",
-    join(dir, "tls.key"),
-  ];
+  const webhookArgs = serveArgs(dir);
   const healthy = (port: number) => async () =>
     (await post(port, ca, "/readyz", undefined, { method: "GET" })).status === 200;
 
@@ -674,14 +665,10 @@ async function auditOnly(): Promise<void> {
   writeReport(results);
 }
 
-/** BENCH_ONLY=live: the live view and the API-server comparison alone, put in place of the last run's. */
-async function liveOnly(): Promise<void> {
-  const dir = await mkdtemp(join(tmpdir(), "nbw-bench-"));
-  const certs = generateCertificates(["localhost"], ["127.0.0.1"]);
-  await writeFile(join(dir, "tls.crt"), certs.serving.cert);
-  await writeFile(join(dir, "tls.key"), certs.serving.key);
+/** `serve` of the webhook under test on `port`, with the certificate written into `dir`. */
+function serveArgs(dir: string): (port: number) => string[] {
   const cli = join(WEBHOOK_ROOT, "dist/src/cli.js");
-  const { live, comparison } = await liveScale(dir, certs.ca.cert, (port) => [
+  return (port) => [
     cli,
     "serve",
     "--port",
@@ -690,7 +677,16 @@ async function liveOnly(): Promise<void> {
     join(dir, "tls.crt"),
     "--tls-key",
     join(dir, "tls.key"),
-  ]);
+  ];
+}
+
+/** BENCH_ONLY=live: the live view and the API-server comparison alone, put in place of the last run's. */
+async function liveOnly(): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), "nbw-bench-"));
+  const certs = generateCertificates(["localhost"], ["127.0.0.1"]);
+  await writeFile(join(dir, "tls.crt"), certs.serving.cert);
+  await writeFile(join(dir, "tls.key"), certs.serving.key);
+  const { live, comparison } = await liveScale(dir, certs.ca.cert, serveArgs(dir));
   const results = readResults("bench/results.json");
   if (!results) {
     log("no bench/results.json to add the live section to");

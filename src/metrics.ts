@@ -92,18 +92,38 @@ function closeLabels<M extends object>(
   return metric;
 }
 
+/** Counts kept in plain numbers, one entry per label set, handed to a counter when scraped. */
+class PendingCounts<L extends string> {
+  private readonly entries = new Map<string, { labels: Record<L, string>; count: number }>();
+
+  /** One more for the label set `key`; `labels` is called only the first time it is seen. */
+  add(key: string, labels: () => Record<L, string>): void {
+    const entry = this.entries.get(key);
+    if (entry) entry.count++;
+    else this.entries.set(key, { labels: labels(), count: 1 });
+  }
+
+  flushInto(counter: { inc(labels: Record<L, string>, value: number): void }): void {
+    for (const entry of this.entries.values()) {
+      if (entry.count > 0) counter.inc(entry.labels, entry.count);
+      entry.count = 0;
+    }
+  }
+}
+
 /** Prometheus metrics of one webhook process (its own registry, so tests can make many). */
 export class Metrics {
   readonly registry = new Registry();
 
   /**
    * Counted in plain numbers on the hot path and handed to prom-client when scraped: a
-   * prom-client increment per request costs more than judging the request.
+   * prom-client increment per request costs more than judging the request, and one per rule
+   * per request was the hot path's largest cost after the rules themselves.
    */
-  private readonly pendingRequests = new Map<
-    string,
-    { labels: Record<"stage" | "kind" | "operation" | "allowed", string>; count: number }
+  private readonly pendingRequests = new PendingCounts<
+    "stage" | "kind" | "operation" | "allowed"
   >();
+  private readonly pendingVerdicts = new PendingCounts<"stage" | "rule" | "mode" | "verdict">();
 
   readonly admissionRequests: Counter<"stage" | "kind" | "operation" | "allowed"> = (() => {
     const pending = this.pendingRequests;
@@ -113,19 +133,10 @@ export class Metrics {
       labelNames: ["stage", "kind", "operation", "allowed"] as const,
       registers: [this.registry],
       collect() {
-        for (const entry of pending.values()) {
-          if (entry.count > 0) this.inc(entry.labels, entry.count);
-          entry.count = 0;
-        }
+        pending.flushInto(this);
       },
     });
   })();
-
-  /** Rule verdicts counted like requests: a prom-client increment per rule per request was the hot path's largest cost after the rules themselves. */
-  private readonly pendingVerdicts = new Map<
-    string,
-    { labels: Record<"stage" | "rule" | "mode" | "verdict", string>; count: number }
-  >();
 
   readonly ruleVerdicts: Counter<"stage" | "rule" | "mode" | "verdict"> = (() => {
     const pending = this.pendingVerdicts;
@@ -136,10 +147,7 @@ export class Metrics {
         labelNames: ["stage", "rule", "mode", "verdict"] as const,
         registers: [this.registry],
         collect() {
-          for (const entry of pending.values()) {
-            if (entry.count > 0) this.inc(entry.labels, entry.count);
-            entry.count = 0;
-          }
+          pending.flushInto(this);
         },
       }),
       ["stage", "rule", "mode", "verdict"],
@@ -257,14 +265,12 @@ export class Metrics {
     const kind = kindLabel(request.group, request.kind);
     const operation = operationLabel(request.operation);
     const allowed = admission.response.allowed ? "true" : "false";
-    const key = `${stage}\u0000${kind}\u0000${operation}\u0000${allowed}`;
-    const entry = this.pendingRequests.get(key);
-    if (entry) entry.count++;
-    else
-      this.pendingRequests.set(key, {
-        labels: { stage, kind, operation, allowed },
-        count: 1,
-      });
+    this.pendingRequests.add(`${stage}\u0000${kind}\u0000${operation}\u0000${allowed}`, () => ({
+      stage,
+      kind,
+      operation,
+      allowed,
+    }));
     let histogram = this.durationHistograms.get(stage);
     if (!histogram) {
       histogram = this.admissionDuration.labels({ stage });
@@ -283,18 +289,11 @@ export class Metrics {
 
   /** Labels from closed sets only: the rule id and mode come from the registry and config. */
   private countVerdict(stage: string, rule: string, mode: string, verdict: string): void {
-    const key = `${stage}\u0000${rule}\u0000${mode}\u0000${verdict}`;
-    const entry = this.pendingVerdicts.get(key);
-    if (entry) entry.count++;
-    else
-      this.pendingVerdicts.set(key, {
-        labels: {
-          stage,
-          rule: ruleLabel(rule),
-          mode: modeLabel(mode),
-          verdict,
-        },
-        count: 1,
-      });
+    this.pendingVerdicts.add(`${stage}\u0000${rule}\u0000${mode}\u0000${verdict}`, () => ({
+      stage,
+      rule: ruleLabel(rule),
+      mode: modeLabel(mode),
+      verdict,
+    }));
   }
 }

@@ -5,7 +5,7 @@ import { config, exampleCluster, exampleObjects, judge } from "../../test/suppor
 import type { KubeObject } from "../kube/objects.js";
 import { evaluateFamily } from "./evaluate.js";
 import { FAMILIES, familyFor } from "./registry.js";
-import { mutation, type Rule, type RuleFamily, violation } from "./rule.js";
+import { mutation, type Rule, type RuleContext, type RuleFamily, violation } from "./rule.js";
 
 const EXAMPLES = [
   "backup-job.yaml",
@@ -26,6 +26,16 @@ const OBJECTS: KubeObject[] = [
   const group = (object.apiVersion ?? "").split("/").slice(0, -1).join("/");
   return familyFor(object, group, object.kind ?? "") !== undefined;
 });
+
+/** A CREATE of an empty object: for families made up in a test. */
+const EMPTY_CREATE: RuleContext = {
+  object: {},
+  oldObject: undefined,
+  operation: "CREATE",
+  namespace: "default",
+  cluster: exampleCluster,
+  config: config(),
+};
 
 describe("which rules run at which stage", () => {
   it("the examples and bypass rows cover objects the webhook completes", () => {
@@ -88,14 +98,7 @@ describe("which rules run at which stage", () => {
         },
       ],
     };
-    const [result] = evaluateFamily(sneaky, {
-      object: {},
-      oldObject: undefined,
-      operation: "CREATE",
-      namespace: "default",
-      cluster: exampleCluster,
-      config: config(),
-    });
+    const [result] = evaluateFamily(sneaky, EMPTY_CREATE);
     assert.equal(result?.findings.length, 1);
     assert.equal(result?.findings[0]?.type, "violation");
     assert.match(result?.findings[0]?.message ?? "", /internal error while checking \(TypeError\)/);
@@ -112,32 +115,11 @@ describe("which rules run at which stage", () => {
         },
       ],
     };
-    const [audited] = evaluateFamily(quiet, {
-      object: {},
-      oldObject: undefined,
-      operation: "CREATE",
-      namespace: "default",
-      cluster: exampleCluster,
-      config: config(),
-    });
+    const [audited] = evaluateFamily(quiet, EMPTY_CREATE);
     assert.match(
       audited?.findings[0]?.message ?? "",
       /internal error while checking \(TypeError\)/,
     );
-    assert.deepEqual(
-      evaluateFamily(
-        sneaky,
-        {
-          object: {},
-          oldObject: undefined,
-          operation: "CREATE",
-          namespace: "default",
-          cluster: exampleCluster,
-          config: config(),
-        },
-        "mutate",
-      ),
-      [],
-    );
+    assert.deepEqual(evaluateFamily(sneaky, EMPTY_CREATE, "mutate"), []);
   });
 });
