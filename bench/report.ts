@@ -608,8 +608,13 @@ Made by \`make bench\` (bench/run.ts) on ${r.machine.date}: ${r.machine.cpu}, ${
 Servers pinned to core ${r.machine.serverPinnedToCore} (one core); the load generator (autocannon, ${r.settings.connections} keep-alive TLS
 connections on 127.0.0.1) and the API server on the other. Every request carries a distinct object (${r.settings.distinctObjects} per
 scenario: names, namespaces, clusters, storage paths and keys differ), so nothing is judged from a warm cache.
+The webhook runs as the image runs it (\`--expose-gc\`, glibc's mmap_threshold at 32 KiB).
 Raw numbers: [results.json](results.json). "Before": the same bench against the build before issue 11's
-changes (${b ? b.machine.date : "no bench/before.json"}), [before.json](before.json).
+changes (${b ? `${b.machine.date}, Node.js ${b.machine.node}` : "no bench/before.json"}), [before.json](before.json)${
+    b && b.machine.node !== r.machine.node
+      ? `: another Node.js, so a before/after difference holds the runtime's share too`
+      : ""
+  }.
 
 ## Goals
 
