@@ -14,7 +14,7 @@ import {
   REPORT_LIMITS,
   REPORT_NAME,
 } from "../../src/audit/policy-report.js";
-import { PolicyReportWriter } from "../../src/audit/report-writer.js";
+import { PolicyReportWriter, WRITE_CONCURRENCY } from "../../src/audit/report-writer.js";
 import { runAudit } from "../../src/audit/run-audit.js";
 import { loadKubeConfig } from "../../src/kube/kubeconfig.js";
 import { config, example, exampleCluster } from "../support/fixtures.js";
@@ -307,10 +307,11 @@ describe("PolicyReports are written only when their content changed", () => {
     assert.ok(first.ok, first.ok ? "" : first.reason);
     assert.deepEqual(first.summary, { created: 6, updated: 0, deleted: 0, unchanged: 0 });
     const stored = [...server.reports.values()] as unknown as PolicyReport[];
-    assert.deepEqual(
-      stored.map((r) => r.metadata.name),
-      [REPORT_NAME, ...[2, 3, 4, 5, 6].map((n) => `${REPORT_NAME}-${n}`)],
-    );
+    // Sorted: parts are written a few at once, so they arrive in any order.
+    assert.deepEqual(stored.map((r) => r.metadata.name).sort(), [
+      REPORT_NAME,
+      ...[2, 3, 4, 5, 6].map((n) => `${REPORT_NAME}-${n}`),
+    ]);
     assert.equal(
       stored.reduce((sum, r) => sum + r.results.length, 0),
       6000,
@@ -332,13 +333,83 @@ describe("PolicyReports are written only when their content changed", () => {
       deleted: 3,
       unchanged: 2,
     });
+    // The update first (the new parts are in before the old go), then the deletes in any order.
+    const [firstWrite, ...deletes] = server.writes.map((w) => [w.verb, w.name]);
     assert.deepEqual(
-      server.writes.map((w) => [w.verb, w.name]),
+      [firstWrite, ...deletes.sort()],
       [["update", `${REPORT_NAME}-3`], ...[4, 5, 6].map((n) => ["delete", `${REPORT_NAME}-${n}`])],
     );
     const left = await writer.reconcile([]);
     assert.deepEqual(left.ok && left.summary, { created: 0, updated: 0, deleted: 3, unchanged: 0 });
     assert.equal(server.reports.size, 0);
+  });
+
+  /** Jobs of namespace `big` with two long results each: about 700 bytes a result. */
+  const manyParts = (jobs: number) =>
+    Array.from({ length: jobs }, (_, i) =>
+      ["backup-job-storage", "backup-job-target-cluster"].map((rule) => ({
+        ...entry("big", `job-${String(i).padStart(5, "0")}`, "pass"),
+        rule,
+        message: `${rule}: ${"said at length ".repeat(20)}`,
+      })),
+    ).flat();
+
+  it(`writes ${WRITE_CONCURRENCY} parts at once, never more, and returns once every write has ended`, async () => {
+    server.writes.length = 0;
+    server.reports.clear();
+    let inFlight = 0;
+    let most = 0;
+    const writer = new PolicyReportWriter(kubeConfig(), {
+      onApiCall: (verb) => {
+        if (verb !== "create") return;
+        inFlight++;
+        most = Math.max(most, inFlight);
+      },
+      onWrite: () => inFlight--,
+    });
+    // 24 parts of 500 results.
+    const result = await writer.reconcile(
+      policyReports(manyParts(6000), new Date(), { results: 500, bytes: REPORT_LIMITS.bytes }),
+    );
+    assert.deepEqual(result.ok && result.summary, {
+      created: 24,
+      updated: 0,
+      deleted: 0,
+      unchanged: 0,
+    });
+    assert.equal(most, WRITE_CONCURRENCY);
+    assert.equal(inFlight, 0);
+    assert.equal(server.reports.size, 24);
+    const left = await writer.reconcile([]);
+    assert.deepEqual(left.ok && left.summary, {
+      created: 0,
+      updated: 0,
+      deleted: 24,
+      unchanged: 0,
+    });
+  });
+
+  it("starts no write once the Lease is lost mid-run, and returns after the writes in flight", async () => {
+    server.writes.length = 0;
+    server.reports.clear();
+    let started = 0;
+    let ended = 0;
+    const writer = new PolicyReportWriter(kubeConfig(), {
+      onApiCall: (verb) => {
+        if (verb === "create") started++;
+      },
+      onWrite: () => ended++,
+      mayWrite: () => started < 5,
+    });
+    const result = await writer.reconcile(
+      policyReports(manyParts(6000), new Date(), { results: 500, bytes: REPORT_LIMITS.bytes }),
+    );
+    assert.equal(result.ok, false);
+    assert.match(result.ok ? "" : result.reason, /no longer holds the audit Lease/);
+    assert.equal(started, 5);
+    assert.equal(ended, 5, "no write left in flight");
+    assert.equal(server.writes.length, 5);
+    server.reports.clear();
   });
 
   it("writes nothing once this replica may no longer write (lost the audit Lease)", async () => {
