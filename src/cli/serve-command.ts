@@ -129,6 +129,7 @@ export async function serveCommand(
 
   const certificates = chooseCertificates(flags, config.clusterDomain, logger);
   if (!certificates.ok) fail(certificates.reason);
+  const startedUp = releaseStartUpMemory(chosen.view, logger);
   const started = await serve({
     host: flags.host,
     port: flags.port,
@@ -136,6 +137,7 @@ export async function serveCommand(
     maxBodyBytes: flags.maxBodyBytes,
     config,
     view: chosen.view,
+    startedUp,
     logger,
     metrics,
     onGuardedAdmission: () => audit?.trigger(),
@@ -162,6 +164,7 @@ export async function serveCommand(
     chosenRegistration && registrationCluster && (chosenRegistration.kind === "register" || hasCa)
       ? startRegistrar(flags, chosenRegistration, registrationCluster, {
           view: chosen.view,
+          startedUp,
           ownCa: () => started.running.caPem,
           logger,
           onApiCall: (verb, resource) => metrics.apiCalls.inc({ verb, resource }),
@@ -184,8 +187,6 @@ export async function serveCommand(
     });
     audit.start();
   }
-
-  releaseStartUpMemory(chosen.view, logger);
 
   const shutdown = (signal: string) => {
     logger.info({ signal }, "shutting down: readiness off, finishing in-flight requests");
@@ -213,6 +214,8 @@ function startRegistrar(
   cluster: KubeConfig,
   parts: {
     view: ClusterView;
+    /** Whether start-up work that holds the process (releaseStartUpMemory) is over. */
+    startedUp: () => boolean;
     ownCa: () => string | undefined;
     logger: Logger;
     onApiCall: (verb: string, resource: string) => void;
@@ -234,6 +237,7 @@ function startRegistrar(
     caPem: caSource(flags.caFile, parts.ownCa),
     ready: async (): Promise<Readiness> => {
       if (!view.isSynced()) return { ready: false, waitingFor: "the cluster view to sync" };
+      if (!parts.startedUp()) return { ready: false, waitingFor: "start-up to finish" };
       return serviceReady ? serviceReady() : { ready: true };
     },
     intervalMs: flags.webhookCheckInterval * 1000,
@@ -248,24 +252,26 @@ function startRegistrar(
  * cluster and the made certificate leave garbage and a young generation sized for start-up,
  * which V8 keeps while the webhook idles; collecting them once took the image's idle RSS from
  * about 96 to 91 MiB (issue 11). Only where node runs with --expose-gc, as the image's
- * entrypoint does; it pauses the process once, for about 80 ms, right after start-up.
+ * entrypoint does. It holds the process once (about 100 ms with 10,000 clusters: only this
+ * "last-resort" collection gave the pages back), so the replica says it is ready, and
+ * registers its webhooks, only after it: no admission waits on it.
+ * Returns whether start-up is over.
  */
-function releaseStartUpMemory(view: ClusterView, logger: Logger): void {
+function releaseStartUpMemory(view: ClusterView, logger: Logger): () => boolean {
   const collect = globalThis.gc;
-  if (typeof collect !== "function") return;
+  if (typeof collect !== "function") return () => true;
+  let done = false;
   const release = () => {
     const started = performance.now();
     collect({ type: "major", execution: "sync", flavor: "last-resort" });
+    done = true;
     logger.debug({ ms: Math.round(performance.now() - started) }, "start-up memory released");
   };
-  if (view.isSynced()) {
-    release();
-    return;
-  }
   const waiting = setInterval(() => {
     if (!view.isSynced()) return;
     clearInterval(waiting);
     release();
-  }, 200);
+  }, 100);
   waiting.unref(); // never what keeps the process alive
+  return () => done;
 }

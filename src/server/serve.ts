@@ -18,6 +18,8 @@ export interface ServeOptions {
   readonly maxBodyBytes: number;
   readonly config: Config;
   readonly view: ClusterView;
+  /** False while start-up work that holds the process is still to come: not ready until then. */
+  readonly startedUp?: () => boolean;
   readonly logger: Logger;
   readonly metrics: Metrics;
   readonly onGuardedAdmission?: () => void;
@@ -123,7 +125,10 @@ export async function serve(options: ServeOptions): Promise<ServeResult> {
   logger.info({ certificates: options.certificates.describe }, "serving certificate ready");
 
   let closing = false;
-  const app = createApp({ ...options, isReady: () => options.view.isSynced() && !closing });
+  const app = createApp({
+    ...options,
+    isReady: () => options.view.isSynced() && (options.startedUp?.() ?? true) && !closing,
+  });
   const admission = createAdmissionEndpoint(options);
   const limits = { ...DEFAULT_LIMITS, ...options.limits };
   const server = createServer(

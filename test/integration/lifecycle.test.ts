@@ -161,3 +161,20 @@ describe("graceful shutdown", () => {
     assert.ok(took < 1000 + 5000, `exited ${took} ms after SIGTERM (delay 1 s + grace 5 s)`);
   });
 });
+
+describe("start-up", () => {
+  it("is not ready while start-up work that holds the process is still to come, then is", async () => {
+    let startedUp = false;
+    const webhook = await startInProcessServer({ startedUp: () => startedUp });
+    try {
+      const ca = webhook.caPem as string;
+      const before = await post(webhook.port, ca, "/readyz", undefined, { method: "GET" });
+      assert.equal(before.status, 503, "the view is synced, but start-up is not over");
+      startedUp = true;
+      const after = await post(webhook.port, ca, "/readyz", undefined, { method: "GET" });
+      assert.equal(after.status, 200);
+    } finally {
+      await webhook.close(0, 0);
+    }
+  });
+});
