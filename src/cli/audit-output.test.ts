@@ -1,26 +1,19 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { parse as parseYaml, stringify as toYaml } from "yaml";
+import { auditEntry } from "../../test/support/fixtures.js";
 import type { AuditEntry } from "../audit/audit.js";
 import { ciCases, formatTable, jsonChunks, tableChunks, yamlChunks } from "./audit-command.js";
 import { type CiCase, junitChunks, toJunit, toSarif } from "./ci-report.js";
 
 const entry = (name: string, result: AuditEntry["result"], extra: Partial<AuditEntry> = {}) =>
-  ({
-    namespace: "nebula",
-    apiVersion: "batch/v1",
-    kind: "Job",
-    name,
-    uid: `uid-${name}`,
-    rule: "backup-job-target-cluster",
-    mode: "enforce",
-    result,
+  auditEntry(name, result, {
     message:
       result === "pass"
         ? "every call names a cluster with BR"
         : `spec.template.spec.containers[0].command[2]: cluster "x" of ${name} has no BR; set spec.enableBR: true on it, or back up a cluster that has it (a long message that a YAML writer folds)`,
     ...extra,
-  }) as AuditEntry;
+  });
 
 const entries = [
   entry("a", "pass"),

@@ -17,7 +17,7 @@ import {
 import { PolicyReportWriter, WRITE_CONCURRENCY } from "../../src/audit/report-writer.js";
 import { runAudit } from "../../src/audit/run-audit.js";
 import { loadKubeConfig } from "../../src/kube/kubeconfig.js";
-import { config, example, exampleCluster } from "../support/fixtures.js";
+import { auditEntry, config, example, exampleCluster } from "../support/fixtures.js";
 import { type PagingApiServer, startPagingApiServer } from "../support/paging-api-server.js";
 
 const JOBS = 100_000;
@@ -227,17 +227,8 @@ describe("the audit of 100,000 guarded objects holds compact results, and report
 });
 
 describe("PolicyReports are written only when their content changed", () => {
-  const entry = (namespace: string, name: string, result: AuditEntry["result"]): AuditEntry => ({
-    namespace,
-    apiVersion: "batch/v1",
-    kind: "Job",
-    name,
-    uid: `uid-${name}`,
-    rule: "backup-job-target-cluster",
-    mode: "enforce",
-    result,
-    message: "m",
-  });
+  const entry = (namespace: string, name: string, result: AuditEntry["result"]): AuditEntry =>
+    auditEntry(name, result, { namespace });
   const namespaces = ["a", "b", "c", "d", "e"];
   const entries = namespaces.map((ns) => entry(ns, `job-${ns}`, "pass"));
 

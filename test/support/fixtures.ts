@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import type { AuditEntry } from "../../src/audit/audit.js";
 import type { ClusterSnapshot } from "../../src/cluster-view/cluster-view.js";
 import { StaticClusterView } from "../../src/cluster-view/static-view.js";
 import { type Config, parseConfig } from "../../src/config/config.js";
@@ -114,5 +115,25 @@ export function judge(
         .filter((f) => f.type === "violation")
         .map((f) => `[${r.rule.id}] ${f.path}: ${f.message}`),
     ),
+  };
+}
+
+/** One audit result of a Job named `name`, target-cluster rule, in namespace nebula unless told. */
+export function auditEntry(
+  name: string,
+  result: AuditEntry["result"],
+  overrides: Partial<AuditEntry> = {},
+): AuditEntry {
+  return {
+    namespace: "nebula",
+    apiVersion: "batch/v1",
+    kind: "Job",
+    name,
+    uid: `uid-${name}`,
+    rule: "backup-job-target-cluster",
+    mode: "enforce",
+    result,
+    message: "m",
+    ...overrides,
   };
 }
