@@ -421,7 +421,7 @@ function auditScale(a: AuditScaleResults): string {
     .filter(([, , run]) => run.error)
     .map(
       ([s, how, run]) =>
-        `\n\nAt $count(s.jobs)Jobs \`audit -A $how\` printed no summary; its stderr ends:\n\n\`\`\`\n$run.error?.trim()\n\`\`\``,
+        `\n\nAt ${count(s.jobs)} Jobs \`audit -A ${how}\` printed no summary; its stderr ends:\n\n\`\`\`\n${run.error?.trim()}\n\`\`\``,
     )
     .join("");
   return [

@@ -17,7 +17,6 @@ import {
   type ControlPlane,
   eventually,
   installedRbac,
-  kubectl,
   kubectlOk,
   policyReportResults,
   startClusterWithFixtures,
