@@ -120,6 +120,7 @@ const rssMiB = (pid: number | undefined) => procStatusMiB(pid, "VmRSS");
  * runs without them.
  */
 const IMAGE_NODE_FLAGS = [
+  "--max-semi-space-size=16",
   "--expose-gc",
   ...(process.env.BENCH_WEBHOOK_NODE_FLAGS?.split(" ").filter(Boolean) ?? []),
 ];
@@ -477,6 +478,7 @@ async function main() {
     node: process.version,
     date: new Date().toISOString(),
     serverPinnedToCore: Number(SERVER_CORE),
+    webhookNodeFlags: IMAGE_NODE_FLAGS,
     webhookUnderTest: WEBHOOK_ROOT,
   };
   log(`machine: ${JSON.stringify(machine)}`);
@@ -694,6 +696,11 @@ async function liveOnly(): Promise<void> {
   }
   results.live = live;
   results.throughApiServer = summarize(comparison);
+  results.rerun = {
+    sections: "The live view and the comparison through the API server",
+    date: new Date().toISOString(),
+    webhookNodeFlags: IMAGE_NODE_FLAGS,
+  };
   writeFileSync(
     join(REPO_ROOT, "bench/results.json"),
     `${JSON.stringify(results, null, 2)}

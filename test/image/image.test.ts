@@ -84,6 +84,7 @@ describe("the OCI image", { skip: unavailable }, () => {
     // The flags and the glibc tunable keep idle memory low (image/build.sh says how).
     assert.deepEqual(image.config.config.Entrypoint, [
       "/usr/local/bin/node",
+      "--max-semi-space-size=16",
       "--expose-gc",
       "/app/dist/src/cli.js",
     ]);
