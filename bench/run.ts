@@ -50,7 +50,7 @@ import { generateCertificates } from "../src/server/certificates.js";
 import { installCrds, startControlPlane, stopControlPlane } from "../test/e2e/harness.js";
 import { REPO_ROOT } from "../test/support/fixtures.js";
 import { post } from "../test/support/https-client.js";
-import { apiCallsMade } from "../test/support/measure.js";
+import { apiCallsMade, processCpuMs, processMemoryKiB } from "../test/support/measure.js";
 import { freePort } from "../test/support/serve-process.js";
 import { auditScale } from "./audit-scale.js";
 import { brEnabledCluster, largeClusterState } from "./cluster-state.js";
@@ -109,9 +109,7 @@ interface Server {
 }
 
 function procStatusMiB(pid: number | undefined, field: "VmRSS" | "VmHWM"): number {
-  const status = readFileSync(`/proc/${pid}/status`, "utf8");
-  const kb = Number(status.match(new RegExp(`${field}:\\s+(\\d+) kB`))?.[1] ?? 0);
-  return Math.round((kb / 1024) * 10) / 10;
+  return Math.round((processMemoryKiB(pid as number, field) / 1024) * 10) / 10;
 }
 const rssMiB = (pid: number | undefined) => procStatusMiB(pid, "VmRSS");
 
@@ -168,19 +166,13 @@ async function startPinned(
   );
 }
 
-/** CPU time (user + system) process `pid` has used, in µs (10 ms ticks). */
-function cpuUs(pid: number | undefined): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
-  return (Number(fields[11]) + Number(fields[12])) * 10_000;
-}
-
 async function load(
   port: number,
   requests: { path: string; body: string }[],
   seconds: number,
   pid?: number,
 ): Promise<Load> {
-  const cpuBefore = pid === undefined ? 0 : cpuUs(pid);
+  const cpuBefore = pid === undefined ? 0 : processCpuMs(pid) * 1000;
   const result = await autocannon({
     url: `https://127.0.0.1:${port}`,
     connections: CONNECTIONS,
@@ -191,7 +183,7 @@ async function load(
     headers: { "content-type": "application/json" },
     requests: requests.map((r) => ({ method: "POST", path: r.path, body: r.body })),
   });
-  const cpuSpent = pid === undefined ? undefined : cpuUs(pid) - cpuBefore;
+  const cpuSpent = pid === undefined ? undefined : processCpuMs(pid) * 1000 - cpuBefore;
   return {
     requestsPerSecond: Math.round(result.requests.average),
     ...(cpuSpent === undefined

@@ -11,6 +11,7 @@ import { KubeConfig } from "@kubernetes/client-node";
 import { parseAllDocuments, stringify } from "yaml";
 import type { KubeObject } from "../src/kube/objects.js";
 import { type ControlPlane, kubectlOk, webhookConfigurations } from "../test/e2e/harness.js";
+import { processCpuMs } from "../test/support/measure.js";
 import { brWorkload, restoreV18, type Target } from "./requests.js";
 
 /**
@@ -167,13 +168,6 @@ function createRequest(object: ObjectName, variant: Variant, i: number) {
   };
 }
 
-/** CPU time (user + system) a process has used, in ms. */
-function cpuMs(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
-  // utime and stime are fields 14 and 15 of /proc/PID/stat: 12 and 13 after "pid (comm) ".
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
-}
-
 /** Established TCP connections of process `pid` to `port` on 127.0.0.1 (Linux /proc). */
 function connectionsTo(pid: number, port: number): number {
   const inodes = new Set<string>();
@@ -275,8 +269,8 @@ export async function compare(
     let errors = 0;
     // The CPU of whatever answers: the do-nothing server for the floor, else the webhook.
     const serverPid = variant === "floor" ? pids.floor : pids.webhook;
-    const apiBefore = cpuMs(apiServerPid);
-    const webhookBefore = cpuMs(serverPid);
+    const apiBefore = processCpuMs(apiServerPid);
+    const webhookBefore = processCpuMs(serverPid);
     for (let i = 0; i < count; i++) {
       const { path, body } = createRequest(object, variant, sequence++);
       const answer = await client.post(path, body);
@@ -290,8 +284,8 @@ export async function compare(
     return {
       latenciesMs,
       errors,
-      apiServerCpuMs: (cpuMs(apiServerPid) - apiBefore) / count,
-      webhookCpuMs: (cpuMs(serverPid) - webhookBefore) / count,
+      apiServerCpuMs: (processCpuMs(apiServerPid) - apiBefore) / count,
+      webhookCpuMs: (processCpuMs(serverPid) - webhookBefore) / count,
     };
   };
   try {

@@ -17,6 +17,7 @@ import {
   imageUnavailable,
   startImageWebhook,
 } from "../support/image.js";
+import { processMemoryKiB } from "../support/measure.js";
 import {
   type ControlPlane,
   kubectl,
@@ -71,8 +72,7 @@ describe("the webhook from the image's filesystem, behind a real API server", {
     // Before any admission: what a replica holds while it waits (informer, audit, lease).
     await sleep(2000);
     const pid = (webhook as ImageWebhook).process.pid as number;
-    const status = readFileSync(`/proc/${pid}/status`, "utf8");
-    const rssKiB = Number(status.match(/^VmRSS:\s+(\d+) kB$/m)?.[1]);
+    const rssKiB = processMemoryKiB(pid, "VmRSS");
     t.diagnostic(`idle RSS of serve in the image, live view: ${(rssKiB / 1024).toFixed(1)} MiB`);
     // About 91 MiB (127 MiB before image/build.sh's memory settings).
     assert.ok(rssKiB < 100 * 1024, `RSS ${rssKiB} KiB`);

@@ -1,16 +1,15 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { readFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { example } from "../support/fixtures.js";
 import { admissionReview, post } from "../support/https-client.js";
+import { processMemoryKiB } from "../support/measure.js";
 import { startServeProcess } from "../support/serve-process.js";
 
 /** Resident memory of a process, in MiB (Linux). */
-const rssMiB = (pid: number): number =>
-  Number(readFileSync(`/proc/${pid}/status`, "utf8").match(/VmRSS:\s+(\d+)/)?.[1]) / 1024;
+const rssMiB = (pid: number): number => processMemoryKiB(pid, "VmRSS") / 1024;
 
 const MiB = 1024 * 1024;
 const ROUNDS = 80;

@@ -1,5 +1,22 @@
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { post } from "./https-client.js";
+
+/** A memory figure of process `pid` from /proc/PID/status (Linux), in KiB. */
+export function processMemoryKiB(pid: number, field: "VmRSS" | "VmHWM"): number {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  const kiB = status.match(new RegExp(`^${field}:\\s+(\\d+) kB$`, "m"))?.[1];
+  // Never 0 for a figure that is not there: a memory bound must not pass on a misread.
+  if (kiB === undefined) throw new Error(`no ${field} in /proc/${pid}/status`);
+  return Number(kiB);
+}
+
+/** CPU time (user + system, all threads) process `pid` has used, in ms (10 ms ticks). */
+export function processCpuMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
+  // utime and stime are fields 14 and 15 of /proc/PID/stat: 12 and 13 after "pid (comm) ".
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+}
 
 /** Runs `work` and says how long it took. */
 export async function timed<T>(work: () => Promise<T>): Promise<{ value: T; ms: number }> {
