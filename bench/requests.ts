@@ -6,28 +6,12 @@
 import { reviewFor } from "../src/admission/review.js";
 import type { KubeObject } from "../src/kube/objects.js";
 import { WORKLOAD_KINDS } from "../src/workload/workload-kinds.js";
+import { API_VERSION, type WorkloadKindName } from "../test/support/workloads.js";
 
-export type WorkloadKindName =
-  | "Pod"
-  | "Job"
-  | "CronJob"
-  | "Deployment"
-  | "StatefulSet"
-  | "ReplicaSet"
-  | "DaemonSet";
+export type { WorkloadKindName };
 
 /** Every kind the webhook guards as a workload (src/workload/workload-kinds.ts). */
 export const GUARDED_WORKLOAD_KINDS = WORKLOAD_KINDS.map((w) => w.kind) as WorkloadKindName[];
-
-const API_VERSION: Record<WorkloadKindName, string> = {
-  Pod: "v1",
-  Job: "batch/v1",
-  CronJob: "batch/v1",
-  Deployment: "apps/v1",
-  StatefulSet: "apps/v1",
-  ReplicaSet: "apps/v1",
-  DaemonSet: "apps/v1",
-};
 
 /** Where request `i` points: cluster-i lives in ns-(i mod namespaces) in the bench's state. */
 export interface Target {

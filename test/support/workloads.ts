@@ -16,7 +16,8 @@ export const WORKLOAD_KIND_NAMES = [
 ] as const;
 export type WorkloadKindName = (typeof WORKLOAD_KIND_NAMES)[number];
 
-const API_VERSION: Record<WorkloadKindName, string> = {
+/** The apiVersion each workload kind is written with. */
+export const API_VERSION: Record<WorkloadKindName, string> = {
   Pod: "v1",
   Job: "batch/v1",
   CronJob: "batch/v1",
