@@ -19,7 +19,7 @@ type ObjectName = "restore" | "brJob";
 
 export interface Results {
   /** Sections measured again on their own (BENCH_ONLY), after the whole run. */
-  rerun?: { sections: string; date: string; webhookNodeFlags: string[] };
+  rerun?: { sections: string; date: string; webhookNodeFlags: string[]; webhookShipped?: string };
   machine: {
     date: string;
     cpu: string;
@@ -29,6 +29,8 @@ export interface Results {
     /** Node flags the webhook ran with (runs before 2026-11-27T03:40Z recorded none: --expose-gc). */
     webhookNodeFlags?: string[];
     webhookUnderTest: string;
+    /** What of it ran (runs before 2026-11-27T05:00Z ran dist/, the compiled modules). */
+    webhookShipped?: string;
   };
   settings: {
     seconds: number;
@@ -615,7 +617,7 @@ Made by \`make bench\` (bench/run.ts) on ${r.machine.date}: ${r.machine.cpu}, ${
 Servers pinned to core ${r.machine.serverPinnedToCore} (one core); the load generator (autocannon, ${r.settings.connections} keep-alive TLS
 connections on 127.0.0.1) and the API server on the other. Every request carries a distinct object (${r.settings.distinctObjects} per
 scenario: names, namespaces, clusters, storage paths and keys differ), so nothing is judged from a warm cache.
-The webhook runs with the image's node flags of that day (\`${(r.machine.webhookNodeFlags ?? ["--expose-gc"]).join(" ")}\`) and glibc's mmap_threshold at 32 KiB.
+The webhook runs from ${r.machine.webhookShipped ?? "dist/ (the compiled modules, not the image's bundle)"}, with the image's node flags of that day (\`${(r.machine.webhookNodeFlags ?? ["--expose-gc"]).join(" ")}\`) and glibc's mmap_threshold at 32 KiB.
 Raw numbers: [results.json](results.json). "Before": the same bench against the build before issue 11's
 changes (${b ? `${b.machine.date}, Node.js ${b.machine.node}` : "no bench/before.json"}), [before.json](before.json)${
     b && b.machine.node !== r.machine.node
@@ -623,7 +625,7 @@ changes (${b ? `${b.machine.date}, Node.js ${b.machine.node}` : "no bench/before
       : ""
   }.${
     r.rerun
-      ? `\n\n**${r.rerun.sections}** measured again on ${r.rerun.date} (\`BENCH_ONLY\`), the webhook with \`${r.rerun.webhookNodeFlags.join(" ")}\`; the other sections come from the whole run above.`
+      ? `\n\n**${r.rerun.sections}** measured again on ${r.rerun.date} (\`BENCH_ONLY\`), the webhook from ${r.rerun.webhookShipped ?? "dist/"} with \`${r.rerun.webhookNodeFlags.join(" ")}\`; the other sections come from the whole run above.`
       : ""
   }
 

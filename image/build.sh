@@ -56,18 +56,9 @@ fi
 epoch="${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct 2>/dev/null || echo 0)}"
 created="$(date -u -d "@$epoch" +%Y-%m-%dT%H:%M:%SZ)"
 
-# --- the app: one ESM bundle where the repository has dist/src/cli.js, so that src/paths.ts
-# finds ../../examples/cluster-state.yaml beside it (/app/examples). The banner gives bundled
-# CommonJS packages the `require` they expect.
+# --- the app, laid out as in /app (image/bundle.sh: one esbuild bundle, examples, schemas).
 app="$work/app"
-mkdir -p "$app/app/dist/src" "$app/app/examples" "$app/app/schemas"
-node_modules/.bin/esbuild dist/src/cli.js --bundle --platform=node --format=esm --target=node24 \
-  --minify --keep-names --legal-comments=external --log-level=warning \
-  --banner:js="import { createRequire as __nbwRequire } from 'node:module'; const require = __nbwRequire(import.meta.url);" \
-  --outfile="$app/app/dist/src/cli.js"
-chmod 644 "$app/app/dist/src/"*
-cp examples/cluster-state.yaml "$app/app/examples/"
-cp schemas/*.json "$app/app/schemas/"
+bash image/bundle.sh "$app/app"
 node -e '
   const p = require("./package.json");
   const manifest = { name: p.name, version: p.version, description: p.description, license: p.license, type: "module", private: true };
@@ -126,7 +117,7 @@ done
 # --- reuse the last build when nothing that goes into it changed.
 key="$(
   {
-    cat image/build.sh image/oci.mjs package.json package-lock.json
+    cat image/build.sh image/bundle.sh image/oci.mjs package.json package-lock.json
     find "$app" -type f | LC_ALL=C sort | xargs sha256sum | sed "s|$app||"
     for arch in "${archs[@]}"; do echo "$arch" "${deb_files[$arch]}"; done | sed "s|$cache||g"
     bash image/node.sh --version
