@@ -1,5 +1,5 @@
 import type { Logger } from "pino";
-import type { ClusterView } from "../cluster-view/cluster-view.js";
+import type { ClusterView, Freshness } from "../cluster-view/cluster-view.js";
 import type { Config } from "../config/config.js";
 import type { KubeObject } from "../kube/objects.js";
 import { type Decision, decide, type Stage } from "../rules/decision.js";
@@ -79,7 +79,18 @@ export function planAdmission(
   return { kind: "judge", family, object: request.object, secrets, nebulaBackups };
 }
 
-/** The second half: read the cluster snapshot, run the rules, combine their verdicts. */
+/**
+ * The second half: read the cluster snapshot, run the rules, combine their verdicts.
+ *
+ * Secrets and NebulaBackups are read from the API server's watch cache first, which can be a
+ * few milliseconds behind etcd. Staleness may only ever cost an admission, never cause a
+ * denial: when the rules deny after reading something, the reads are made again from etcd
+ * and the rules run again, and that second verdict stands (a Secret applied together with its
+ * restore, or an operator's NebulaBackup created just before its Job, is then seen). A stale
+ * read that admits (a Secret deleted a moment ago) admits what a moment earlier was fine.
+ * A read the API server did not answer is not asked again: the denial that says so comes at
+ * once, within one `--secret-timeout-ms`, not two.
+ */
 export async function judge(
   request: AdmissionRequest,
   stage: Exclude<Stage, "both">,
@@ -87,7 +98,26 @@ export async function judge(
   deps: AdmissionDeps,
   signal: AbortSignal,
 ): Promise<Admission> {
-  const cluster = await deps.view.snapshot(plan.secrets, signal, plan.nebulaBackups);
+  const reads = plan.secrets.length + plan.nebulaBackups.length > 0;
+  const first = await judgeOnce(request, stage, plan, deps, signal, "cached");
+  if (first.admission.response.allowed || !reads || first.unanswered) return first.admission;
+  return (await judgeOnce(request, stage, plan, deps, signal, "latest")).admission;
+}
+
+async function judgeOnce(
+  request: AdmissionRequest,
+  stage: Exclude<Stage, "both">,
+  plan: Extract<Plan, { kind: "judge" }>,
+  deps: AdmissionDeps,
+  signal: AbortSignal,
+  freshness: Freshness,
+): Promise<{ admission: Admission; unanswered: boolean }> {
+  const cluster = await deps.view.snapshot(plan.secrets, signal, plan.nebulaBackups, freshness);
+  const unanswered =
+    plan.secrets.some((ref) => cluster.secret(ref.namespace, ref.name).state === "unavailable") ||
+    plan.nebulaBackups.some(
+      (ref) => cluster.nebulaBackup(ref.namespace, ref.name).state === "unavailable",
+    );
   const results = evaluateFamily(
     plan.family,
     {
@@ -102,9 +132,12 @@ export async function judge(
   );
   const decision = decide(plan.object, results, stage);
   return {
-    response: toResponse(request, decision, plan.family.name),
-    handledBy: plan.family.name,
-    results,
+    admission: {
+      response: toResponse(request, decision, plan.family.name),
+      handledBy: plan.family.name,
+      results,
+    },
+    unanswered,
   };
 }
 

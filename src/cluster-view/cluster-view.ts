@@ -45,6 +45,13 @@ export interface ClusterSnapshot {
 }
 
 /**
+ * Where a snapshot's Secrets and NebulaBackups are read from: `latest` from etcd (a quorum
+ * read), `cached` from the API server's watch cache (`resourceVersion=0`: no etcd round trip,
+ * possibly a few milliseconds behind). See `judge` in admission/admit.ts for when each is used.
+ */
+export type Freshness = "latest" | "cached";
+
+/**
  * The cluster as the webhook sees it: a static file or a live informer cache. Secrets are
  * fetched on demand (restores are rare), so a snapshot is prepared per request.
  */
@@ -55,6 +62,7 @@ export interface ClusterView {
     secrets: readonly SecretRef[],
     signal: AbortSignal,
     nebulaBackups?: readonly SecretRef[],
+    freshness?: Freshness,
   ): Promise<ClusterSnapshot>;
   /** Every NebulaCluster known (for audits and metrics). */
   nebulaClusters(): readonly NebulaClusterFacts[];

@@ -1,4 +1,12 @@
-import { CoreV1Api, CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
+import {
+  type ConfigurationOptions,
+  CoreV1Api,
+  CustomObjectsApi,
+  type KubeConfig,
+  Observable,
+  type RequestContext,
+  type ResponseContext,
+} from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import { apiClient, apiWatch } from "../kube/api-client.js";
 import { describeApiError, retryWhenAsked, statusCode } from "../kube/api-errors.js";
@@ -10,6 +18,7 @@ import {
   type ClusterSnapshot,
   type ClusterView,
   clusterKey,
+  type Freshness,
   found,
   type Lookup,
   type NebulaBackupFacts,
@@ -29,6 +38,26 @@ const PLURAL = "nebulaclusters";
  * ~190 MiB (little over the start-up peak) and sync as fast (bench/README.md).
  */
 const CLUSTERS_PER_PAGE = 100;
+
+/**
+ * A GET answered from the API server's watch cache: `resourceVersion=0` ("any version,
+ * preferably the latest the cache holds"), the same `get` permission. It saved 0.55 ms at the
+ * median and 2 ms at p99 of a restore's Secret read (bench/README.md).
+ */
+const FROM_WATCH_CACHE: ConfigurationOptions = {
+  middleware: [
+    {
+      pre: (context: RequestContext) => {
+        context.setQueryParam("resourceVersion", "0");
+        return new Observable(Promise.resolve(context));
+      },
+      post: (response: ResponseContext) => new Observable(Promise.resolve(response)),
+    },
+  ],
+  middlewareMergeStrategy: "append",
+};
+const readOptions = (freshness: Freshness) =>
+  freshness === "cached" ? FROM_WATCH_CACHE : undefined;
 
 export interface LiveViewOptions {
   readonly kubeConfig: KubeConfig;
@@ -123,15 +152,22 @@ export class LiveClusterView implements ClusterView {
     secrets: readonly SecretRef[],
     signal: AbortSignal,
     nebulaBackups: readonly SecretRef[] = [],
+    freshness: Freshness = "latest",
   ): Promise<ClusterSnapshot> {
     const fetched = new Map<string, Lookup<SecretFacts>>();
     const backups = new Map<string, Lookup<NebulaBackupFacts>>();
     await Promise.all([
       ...secrets.map(async (ref) => {
-        fetched.set(clusterKey(ref.namespace, ref.name), await this.fetchSecret(ref, signal));
+        fetched.set(
+          clusterKey(ref.namespace, ref.name),
+          await this.fetchSecret(ref, signal, freshness),
+        );
       }),
       ...nebulaBackups.map(async (ref) => {
-        backups.set(clusterKey(ref.namespace, ref.name), await this.fetchBackup(ref, signal));
+        backups.set(
+          clusterKey(ref.namespace, ref.name),
+          await this.fetchBackup(ref, signal, freshness),
+        );
       }),
     ]);
     const synced = this.clusters.isSynced();
@@ -153,15 +189,19 @@ export class LiveClusterView implements ClusterView {
   private async fetchBackup(
     ref: SecretRef,
     signal: AbortSignal,
+    freshness: Freshness,
   ): Promise<Lookup<NebulaBackupFacts>> {
     this.options.onApiCall?.("get", "nebulabackups");
-    const request = this.custom.getNamespacedCustomObject({
-      group: GROUP,
-      version: VERSION,
-      namespace: ref.namespace,
-      plural: "nebulabackups",
-      name: ref.name,
-    });
+    const request = this.custom.getNamespacedCustomObject(
+      {
+        group: GROUP,
+        version: VERSION,
+        namespace: ref.namespace,
+        plural: "nebulabackups",
+        name: ref.name,
+      },
+      readOptions(freshness),
+    );
     return this.withTimeout("the NebulaBackup", request, signal, (object) => {
       const facts = nebulaBackupFacts(object as KubeObject);
       return facts ? found(facts) : absent;
@@ -191,9 +231,16 @@ export class LiveClusterView implements ClusterView {
     }
   }
 
-  private async fetchSecret(ref: SecretRef, signal: AbortSignal): Promise<Lookup<SecretFacts>> {
+  private async fetchSecret(
+    ref: SecretRef,
+    signal: AbortSignal,
+    freshness: Freshness,
+  ): Promise<Lookup<SecretFacts>> {
     this.options.onApiCall?.("get", "secrets");
-    const request = this.core.readNamespacedSecret({ name: ref.name, namespace: ref.namespace });
+    const request = this.core.readNamespacedSecret(
+      { name: ref.name, namespace: ref.namespace },
+      readOptions(freshness),
+    );
     return this.withTimeout("the Secret", request, signal, (secret) => {
       const facts = secretFacts(secret as KubeObject);
       return facts ? found(facts) : absent;

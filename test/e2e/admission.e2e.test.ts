@@ -44,6 +44,31 @@ describe("kubectl apply through the webhook on a real API server", () => {
     assert.equal(get(["-n", "nebula", "nebularestore", "restore1"]).spec.br.concurrency, 5);
   });
 
+  it("admits a restore applied together with the new Secret it names (the webhook reads Secrets from the API server's watch cache, and from etcd before it denies)", () => {
+    const secret = {
+      apiVersion: "v1",
+      kind: "Secret",
+      metadata: { name: "s3-made-with-its-restore", namespace: "nebula" },
+      type: "Opaque",
+      stringData: { "access-key": "placeholder", "secret-key": "placeholder" },
+    };
+    const restore = withFields(example("restore-accepted.yaml"), {
+      "metadata.name": "restore-with-new-secret",
+      "spec.br.s3.secretName": "s3-made-with-its-restore",
+    });
+    const applied = apply({ apiVersion: "v1", kind: "List", items: [secret, restore] });
+    assert.equal(applied.status, 0, applied.stderr);
+    assert.ok(exists(["-n", "nebula", "nebularestore", "restore-with-new-secret"]));
+    const missing = apply(
+      withFields(restore, {
+        "metadata.name": "restore-without-secret",
+        "spec.br.s3.secretName": "no-such-secret",
+      }),
+    );
+    assert.notEqual(missing.status, 0);
+    assert.match(missing.stderr, /no-such-secret|Secret/);
+  });
+
   it("the 1.4-1.7 restore CRD: answers to rt and nr, and requires br.backupName and br.clusterName", () => {
     for (const shortName of ["rt", "nr"]) {
       const listed = kubectl(plane, ["-n", "nebula", "get", shortName, "restore1"]);

@@ -188,6 +188,26 @@ describe("the live cluster view", () => {
     assert.equal(firstPages.length, 2, "the list started over once");
   });
 
+  it("reads a Secret from the API server's watch cache (resourceVersion=0) when asked, from etcd otherwise", async () => {
+    api.putSecret("ns-1", "aws-s3-secret", ["access-key", "secret-key"]);
+    const v = startView();
+    const ref = [{ namespace: "ns-1", name: "aws-s3-secret" }];
+    const signal = new AbortController().signal;
+    const secretGets = () =>
+      api.requests.filter((r) => r.path === "/api/v1/namespaces/ns-1/secrets/aws-s3-secret");
+    const cached = await v.snapshot(ref, signal, [], "cached");
+    const latest = await v.snapshot(ref, signal);
+    for (const snap of [cached, latest]) {
+      const secret = snap.secret("ns-1", "aws-s3-secret");
+      assert.equal(secret.state, "found");
+      assert.deepEqual(secret.state === "found" && secret.value.keys, ["access-key", "secret-key"]);
+    }
+    assert.deepEqual(
+      secretGets().map((r) => r.query.get("resourceVersion")),
+      ["0", null],
+    );
+  });
+
   it("answers `unavailable` until a list succeeds, then syncs by itself", async () => {
     api.failLists(500);
     const v = startView();
