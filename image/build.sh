@@ -216,7 +216,8 @@ for arch in "${archs[@]}"; do
   #     (src/cli/serve-command.ts), which drops what only start-up needed (-5 MiB).
   #   - --max-semi-space-size=16, Node.js 20's young generation: 24's grows larger while the
   #     view's first list arrives and keeps it; with 10,000 NebulaClusters the peak RSS was 228-232
-  #     MiB and idle 163-216 MiB with 24's default, 188.6 and 146.9 MiB with 16 (bench/README.md).
+  #     MiB and idle 163-216 MiB with 24's default, 188.6 and 146.9 MiB with 16 (run from dist/;
+  #     from this bundle, as the bench now runs it: 158.6 and 122.1 MiB, bench/README.md).
   #     Idle RSS in the image is the same (90.9-91.8 MiB).
   # Not --max-semi-space-size=1: it saved only 2 MiB more (89.9 / 93.5 MiB at most) and cost
   # 10-15% throughput on guarded requests, through more frequent scavenges.
