@@ -64,7 +64,7 @@ const deps = (view: ClusterView) => ({
   logger: createLogger("silent"),
 });
 
-describe("where admission reads Secrets from: the watch cache, and etcd before a denial", () => {
+describe("where admission reads Secrets from: the watch cache, and etcd before a violation stands", () => {
   it("admits a restore on the watch cache's word, without reading etcd", async () => {
     const { view, reads } = viewWithCache((namespace, name) =>
       exampleCluster.secret(namespace, name),
@@ -86,6 +86,29 @@ describe("where admission reads Secrets from: the watch cache, and etcd before a
     const admission = await admit(restore(), "validate", deps(view), AbortSignal.timeout(5000));
     assert.equal(admission.response.allowed, false);
     assert.match(admission.response.status?.message ?? "", /aws-s3-secret|Secret/);
+    assert.deepEqual(reads, ["cached", "latest"]);
+  });
+
+  it("checks a warning found on the cache's word against etcd too: no false warning for a Secret etcd has", async () => {
+    const { view, reads } = viewWithCache(notSeenYet);
+    const warnOnly = {
+      ...deps(view),
+      config: parseTestConfig({ rules: { "restore-secret-name": "warn" } }),
+    };
+    const admission = await admit(restore(), "validate", warnOnly, AbortSignal.timeout(5000));
+    assert.equal(admission.response.allowed, true);
+    assert.equal(admission.response.warnings, undefined);
+    assert.deepEqual(reads, ["cached", "latest"]);
+  });
+
+  it("keeps the cache's verdict when etcd does not answer the second read", async () => {
+    const { view, reads } = viewWithCache(notSeenYet, () => ({
+      state: "unavailable",
+      reason: "the API server did not answer in time",
+    }));
+    const admission = await admit(restore(), "validate", deps(view), AbortSignal.timeout(5000));
+    assert.equal(admission.response.allowed, false);
+    assert.doesNotMatch(admission.response.status?.message ?? "", /did not answer/);
     assert.deepEqual(reads, ["cached", "latest"]);
   });
 

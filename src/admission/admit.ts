@@ -82,14 +82,17 @@ export function planAdmission(
 /**
  * The second half: read the cluster snapshot, run the rules, combine their verdicts.
  *
- * Secrets and NebulaBackups are read from the API server's watch cache first, which can be a
- * few milliseconds behind etcd. Staleness may only ever cost an admission, never cause a
- * denial: when the rules deny after reading something, the reads are made again from etcd
- * and the rules run again, and that second verdict stands (a Secret applied together with its
- * restore, or an operator's NebulaBackup created just before its Job, is then seen). A stale
- * read that admits (a Secret deleted a moment ago) admits what a moment earlier was fine.
- * A read the API server did not answer is not asked again: the denial that says so comes at
- * once, within one `--secret-timeout-ms`, not two.
+ * Secrets are read from the API server's watch cache first (`resourceVersion=0`), which is
+ * usually milliseconds behind etcd, and longer when an API server's watch lags. A cached read
+ * is never the last word against an object: when any rule reports a violation (a denial, a
+ * warning or an audit note) after Secrets were read, they are read again from etcd and the
+ * rules run again, and that verdict stands (a Secret applied together with its restore is then
+ * seen). A stale read that admits (a Secret deleted a moment ago) admits what a moment
+ * earlier was fine; the operator reads the Secret again when it runs. NebulaBackups, which
+ * admit operator Jobs, are always read from etcd (live-view.ts).
+ *
+ * A read the API server did not answer is not asked again (the verdict says to try again),
+ * and when the second read does not answer, the first verdict stands.
  */
 export async function judge(
   request: AdmissionRequest,
@@ -98,10 +101,13 @@ export async function judge(
   deps: AdmissionDeps,
   signal: AbortSignal,
 ): Promise<Admission> {
-  const reads = plan.secrets.length + plan.nebulaBackups.length > 0;
   const first = await judgeOnce(request, stage, plan, deps, signal, "cached");
-  if (first.admission.response.allowed || !reads || first.unanswered) return first.admission;
-  return (await judgeOnce(request, stage, plan, deps, signal, "latest")).admission;
+  const violated = first.admission.results.some((result) =>
+    result.findings.some((finding) => finding.type === "violation"),
+  );
+  if (plan.secrets.length === 0 || !violated || first.unanswered) return first.admission;
+  const confirmed = await judgeOnce(request, stage, plan, deps, signal, "latest");
+  return confirmed.unanswered ? first.admission : confirmed.admission;
 }
 
 async function judgeOnce(
@@ -113,11 +119,9 @@ async function judgeOnce(
   freshness: Freshness,
 ): Promise<{ admission: Admission; unanswered: boolean }> {
   const cluster = await deps.view.snapshot(plan.secrets, signal, plan.nebulaBackups, freshness);
-  const unanswered =
-    plan.secrets.some((ref) => cluster.secret(ref.namespace, ref.name).state === "unavailable") ||
-    plan.nebulaBackups.some(
-      (ref) => cluster.nebulaBackup(ref.namespace, ref.name).state === "unavailable",
-    );
+  const unanswered = plan.secrets.some(
+    (ref) => cluster.secret(ref.namespace, ref.name).state === "unavailable",
+  );
   const results = evaluateFamily(
     plan.family,
     {

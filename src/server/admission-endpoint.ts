@@ -121,7 +121,7 @@ export function createAdmissionEndpoint(options: AdmissionEndpointOptions) {
     );
   };
 
-  /** Rules that read Secrets wait on the API server: bounded by its deadline. */
+  /** Rules that read Secrets or NebulaBackups wait on the API server: bounded by its deadline. */
   const judgeWithDeadline = async (
     req: IncomingMessage,
     res: ServerResponse,
@@ -195,7 +195,7 @@ export function createAdmissionEndpoint(options: AdmissionEndpointOptions) {
     }
     if (plan.kind === "answered") {
       respond(res, stage, request, plan.admission, started);
-    } else if (plan.secrets.length === 0) {
+    } else if (plan.secrets.length === 0 && plan.nebulaBackups.length === 0) {
       // Memory only (the cluster view's cache): no I/O to bound with a deadline.
       judge(request, stage, plan, options, NEVER).then(
         (admission) => respond(res, stage, request, admission, started),

@@ -44,7 +44,10 @@ describe("kubectl apply through the webhook on a real API server", () => {
     assert.equal(get(["-n", "nebula", "nebularestore", "restore1"]).spec.br.concurrency, 5);
   });
 
-  it("admits a restore applied together with the new Secret it names (the webhook reads Secrets from the API server's watch cache, and from etcd before it denies)", () => {
+  // The webhook reads Secrets with resourceVersion=0 (the watch cache) and again from etcd
+  // before a violation stands. A single API server's cache is rarely behind, so this proves the
+  // reads work against the real one; src/admission/admit.test.ts proves the second read.
+  it("admits a restore applied together with the new Secret it names, and denies one naming no Secret", () => {
     const secret = {
       apiVersion: "v1",
       kind: "Secret",
