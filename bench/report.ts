@@ -655,6 +655,19 @@ ran on it, so as ranges):
 | image: glibc mmap_threshold 32 KiB, one GC after start-up | idle RSS of \`serve\` in the image, embedded / live view | 124 / 127 MiB | 91.8 / 94.0 MiB |
 | (not kept) a 1 MiB young generation | idle RSS, live view / throughput of guarded requests | 95.3 MiB | 93.5 MiB / −10–15 % |
 
+The third pass (2026-11-27, the e2e API server with 4 NebulaClusters, 3 rounds of 200 creates; the
+webhook's own time from its debug log lines; the 10,000-cluster figures from one run of the
+live section each way):
+
+| change | figure | before | after |
+|---|---|---|---|
+| the bench runs the image's bundle (image/bundle.sh) instead of dist/'s modules | 10,000 clusters: peak / idle RSS, the start-up collection | 190.2 / 148 MiB, 119 ms | 159.3 / 124.4 MiB, 94 ms |
+| Secrets read from the API server's watch cache (\`resourceVersion=0\`), from etcd again before a violation stands | a restore's Secret read, the webhook's own time p50 / p99 | 1.73 / 6.94 ms | 1.18 / 4.82 ms |
+| the same | restore added p50 through the API server (the whole run, then the live section's run) | 3.2 ms | 2.32 ms |
+
+Restore p99s through the API server vary from run to run on this machine: 8.9 to 24.9 ms in
+three runs before the watch-cache reads, 9.46 ms in the one run after; one run proves nothing.
+
 What stands between the webhook and the 2 ms goal for a br-ent Job is mostly not the webhook:
 a Job is sent to two webhooks (/mutate, then /validate), and the API server evaluates the
 matchConditions of each, which costs about 0.5 ms per create on its own: with the same
