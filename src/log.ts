@@ -54,9 +54,26 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
 
 function bufferedStdout(): DestinationStream {
   const stream = pino.destination({ dest: 1, sync: false, minLength: BUFFER_BYTES });
-  // With a callback, flush never throws (a destroyed stream hands it the error instead).
-  setInterval(() => stream.flush(() => {}), FLUSH_EVERY_MS).unref();
-  return stream;
+  let waiting = false;
+  // Only when a line waits: sonic-boom's flush hands a write to libuv's thread pool even with
+  // nothing buffered (an empty one), and with a callback an fsync after it; an idle webhook
+  // did both twice a second. Without a callback, flush throws on a destroyed stream.
+  setInterval(() => {
+    if (!waiting) return;
+    waiting = false;
+    try {
+      stream.flush();
+    } catch {
+      // stdout is gone: nothing more can be written anyway
+    }
+  }, FLUSH_EVERY_MS).unref();
+  return {
+    write(line: string) {
+      waiting = true;
+      stream.write(line);
+    },
+    flush: (done?: (error?: Error) => void) => stream.flush(done),
+  } as DestinationStream;
 }
 
 /**
