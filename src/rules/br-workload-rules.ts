@@ -2,6 +2,7 @@ import type { NebulaClusterFacts } from "../cluster-view/cluster-view.js";
 import { DEFAULT_META_PORT, metaPodHost, parseMetaAddress } from "../kube/meta-address.js";
 import { isDns1123Label, isDns1123Subdomain } from "../kube/names.js";
 import { field, isObject, type JsonObject, type KubeObject, stringField } from "../kube/objects.js";
+import { lastMemo } from "../last-memo.js";
 import type { BrInvocation, ContainerReading, FlagValue } from "../workload/br-invocations.js";
 import { type BrWorkload, guardsBr, readBrWorkload } from "../workload/br-workload.js";
 import { WORKLOAD_KINDS, type WorkloadKind } from "../workload/workload-kinds.js";
@@ -37,8 +38,8 @@ interface Calls {
   readonly targeted: readonly Call[];
 }
 
-/** Every rule asks: listed once per workload reading. */
-const callLists = new WeakMap<BrWorkload, Calls>();
+/** Every rule asks: listed once per workload reading (the last one: see last-memo.ts). */
+const callLists = lastMemo<BrWorkload, Calls>();
 
 function calls(w: BrWorkload): Calls {
   let lists = callLists.get(w);

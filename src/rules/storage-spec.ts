@@ -6,6 +6,7 @@ import restoreConfigSchema from "../../schemas/nebularestore-config.schema.json"
 };
 import storageSchema from "../../schemas/storage.schema.json" with { type: "json" };
 import { field, type KubeObject } from "../kube/objects.js";
+import { type LastMemo, lastMemo } from "../last-memo.js";
 import { schemaViolations } from "./schema-messages.js";
 
 /** Types of the restore/backup spec fields the rules read; ajv has checked them. */
@@ -81,7 +82,8 @@ const REQUIRED_KEYS: Record<SpecShape, ReadSpec["requiredKeys"]> = {
 /** `spec.br` knows S3 only; `spec.config` adds Google Cloud Storage. */
 const STORAGES: Record<SpecShape, readonly ("s3" | "gs")[]> = { br: ["s3"], config: ["s3", "gs"] };
 
-const readings = new WeakMap<SpecLayout, WeakMap<KubeObject, SpecReading>>();
+/** Per layout, the last object read (last-memo.ts says why not a WeakMap). */
+const readings = new Map<SpecLayout, LastMemo<KubeObject, SpecReading>>();
 
 /**
  * Picks the spec shape and checks its types once per object and layout (memoised: every
@@ -90,7 +92,7 @@ const readings = new WeakMap<SpecLayout, WeakMap<KubeObject, SpecReading>>();
 export function readSpec(object: KubeObject, layout: SpecLayout): SpecReading {
   let cache = readings.get(layout);
   if (!cache) {
-    cache = new WeakMap();
+    cache = lastMemo();
     readings.set(layout, cache);
   }
   const cached = cache.get(object);

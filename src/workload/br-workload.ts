@@ -1,4 +1,5 @@
 import { field, type KubeObject } from "../kube/objects.js";
+import { lastMemo } from "../last-memo.js";
 import {
   type ContainerList,
   type ContainerReading,
@@ -24,7 +25,8 @@ export interface BrWorkload {
   readonly containers: readonly ContainerReading[];
 }
 
-const readings = new WeakMap<KubeObject, BrWorkload>();
+/** The last workload read (last-memo.ts says why not a WeakMap). */
+const readings = lastMemo<KubeObject, BrWorkload>();
 
 /** Reads a workload once per object (every rule asks); total, never throws. */
 export function readBrWorkload(object: KubeObject, kind: WorkloadKind): BrWorkload {
