@@ -280,21 +280,23 @@ describe("PolicyReports are written only when their content changed", () => {
     ]);
   });
 
+  /** Jobs of namespace `big` with two long results each: about 700 bytes a result. */
+  const manyParts = (jobs: number) =>
+    Array.from({ length: jobs }, (_, i) =>
+      ["backup-job-storage", "backup-job-target-cluster"].map((rule) => ({
+        ...entry("big", `job-${String(i).padStart(5, "0")}`, "pass"),
+        rule,
+        message: `${rule}: ${"said at length ".repeat(20)}`,
+      })),
+    ).flat();
+
   it("writes a namespace too large for one report in parts, then nothing, and deletes the parts it no longer needs", async () => {
     server.writes.length = 0;
     server.reports.clear();
     const writer = new PolicyReportWriter(kubeConfig(), { pageSize: 3 });
-    const many = (count: number) =>
-      Array.from({ length: count }, (_, i) =>
-        ["backup-job-storage", "backup-job-target-cluster"].map((rule) => ({
-          ...entry("big", `job-${String(i).padStart(5, "0")}`, "pass"),
-          rule,
-          message: `${rule}: ${"said at length ".repeat(20)}`,
-        })),
-      ).flat();
     // 3,000 Jobs × 2 rules at about 700 bytes a result: one report would be 4 MiB, over the
     // stand-in's 3 MiB request limit as over kube-apiserver's.
-    const first = await writer.reconcile(policyReports(many(3000), new Date()));
+    const first = await writer.reconcile(policyReports(manyParts(3000), new Date()));
     assert.ok(first.ok, first.ok ? "" : first.reason);
     assert.deepEqual(first.summary, { created: 6, updated: 0, deleted: 0, unchanged: 0 });
     const stored = [...server.reports.values()] as unknown as PolicyReport[];
@@ -308,7 +310,9 @@ describe("PolicyReports are written only when their content changed", () => {
       6000,
     );
 
-    const again = await writer.reconcile(policyReports(many(3000), new Date(Date.now() + 60_000)));
+    const again = await writer.reconcile(
+      policyReports(manyParts(3000), new Date(Date.now() + 60_000)),
+    );
     assert.deepEqual(again.ok && again.summary, {
       created: 0,
       updated: 0,
@@ -317,7 +321,7 @@ describe("PolicyReports are written only when their content changed", () => {
     });
 
     server.writes.length = 0;
-    const shrunk = await writer.reconcile(policyReports(many(1200), new Date()));
+    const shrunk = await writer.reconcile(policyReports(manyParts(1200), new Date()));
     assert.deepEqual(shrunk.ok && shrunk.summary, {
       created: 0,
       updated: 1,
@@ -334,16 +338,6 @@ describe("PolicyReports are written only when their content changed", () => {
     assert.deepEqual(left.ok && left.summary, { created: 0, updated: 0, deleted: 3, unchanged: 0 });
     assert.equal(server.reports.size, 0);
   });
-
-  /** Jobs of namespace `big` with two long results each: about 700 bytes a result. */
-  const manyParts = (jobs: number) =>
-    Array.from({ length: jobs }, (_, i) =>
-      ["backup-job-storage", "backup-job-target-cluster"].map((rule) => ({
-        ...entry("big", `job-${String(i).padStart(5, "0")}`, "pass"),
-        rule,
-        message: `${rule}: ${"said at length ".repeat(20)}`,
-      })),
-    ).flat();
 
   it(`writes ${WRITE_CONCURRENCY} parts at once, never more, and returns once every write has ended`, async () => {
     server.writes.length = 0;
