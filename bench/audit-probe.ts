@@ -4,7 +4,8 @@
  * heap, sampled every 25 ms and at exit, to the file in BENCH_AUDIT_PROBE_OUT. Nothing else
  * of the CLI changes.
  */
-import { readFileSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
+import { processMemoryKiB } from "../test/support/measure.js";
 
 const out = process.env.BENCH_AUDIT_PROBE_OUT;
 let heapUsedPeak = 0;
@@ -16,18 +17,14 @@ const sample = () => {
 };
 setInterval(sample, 25).unref();
 
-const kiB = (status: string, field: string) =>
-  Number(status.match(new RegExp(`${field}:\\s+(\\d+) kB`))?.[1] ?? 0);
-
 process.on("exit", () => {
   sample();
   if (!out) return;
-  const status = readFileSync("/proc/self/status", "utf8");
   writeFileSync(
     out,
     JSON.stringify({
-      vmHwmKiB: kiB(status, "VmHWM"),
-      vmRssKiB: kiB(status, "VmRSS"),
+      vmHwmKiB: processMemoryKiB(process.pid, "VmHWM"),
+      vmRssKiB: processMemoryKiB(process.pid, "VmRSS"),
       heapUsedPeakBytes: heapUsedPeak,
       heapTotalPeakBytes: heapTotalPeak,
       heapUsedAtExitBytes: process.memoryUsage().heapUsed,

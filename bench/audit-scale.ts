@@ -22,6 +22,7 @@ import {
   startWebhook,
   stopControlPlane,
 } from "../test/e2e/harness.js";
+import { processMemoryKiB } from "../test/support/measure.js";
 import { auditClusters, auditJob, auditNamespace } from "./audit-objects.js";
 import { inParallel } from "./live-clusters.js";
 
@@ -367,8 +368,7 @@ async function withNodeOptions<T>(options: string, start: () => Promise<T>): Pro
 }
 
 function vmHwmMiB(pid: number | undefined): number {
-  const status = readFileSync(`/proc/${pid}/status`, "utf8");
-  return Math.round((Number(status.match(/VmHWM:\s+(\d+) kB/)?.[1] ?? 0) / 1024) * 10) / 10;
+  return Math.round((processMemoryKiB(pid as number, "VmHWM") / 1024) * 10) / 10;
 }
 
 /**
