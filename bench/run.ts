@@ -642,8 +642,7 @@ async function main() {
     log("wrote bench/before.json");
     return;
   }
-  writeFileSync(join(REPO_ROOT, "bench/results.json"), `${JSON.stringify(results, null, 2)}\n`);
-  writeReport(results);
+  saveResults(results);
 }
 
 /** BENCH_ONLY=audit: the audit section alone, put in place of the last run's. */
@@ -656,8 +655,7 @@ async function auditOnly(): Promise<void> {
     return;
   }
   results.auditScale = audit;
-  writeFileSync(join(REPO_ROOT, "bench/results.json"), `${JSON.stringify(results, null, 2)}\n`);
-  writeReport(results);
+  saveResults(results);
 }
 
 /**
@@ -709,11 +707,12 @@ async function liveOnly(): Promise<void> {
     webhookNodeFlags: IMAGE_NODE_FLAGS,
     webhookShipped: WEBHOOK_SHIPPED,
   };
-  writeFileSync(
-    join(REPO_ROOT, "bench/results.json"),
-    `${JSON.stringify(results, null, 2)}
-`,
-  );
+  saveResults(results);
+}
+
+/** bench/results.json and, from it, bench/README.md. */
+function saveResults(results: Results): void {
+  writeFileSync(join(REPO_ROOT, "bench/results.json"), `${JSON.stringify(results, null, 2)}\n`);
   writeReport(results);
 }
 
