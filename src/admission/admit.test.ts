@@ -13,14 +13,17 @@ import { createLogger } from "../log.js";
 import { admit, planAdmission } from "./admit.js";
 import type { AdmissionRequest } from "./review.js";
 
+/** The Secrets as the example cluster has them. */
+const secretsOfTheExample = (namespace: string, name: string): Lookup<SecretFacts> =>
+  exampleCluster.secret(namespace, name);
+
 /**
  * The example cluster behind an API server whose watch cache answers Secret GETs with
  * `fromCache` and etcd with `fromEtcd`; it records where each snapshot read from.
  */
 function viewWithCache(
   fromCache: (namespace: string, name: string) => Lookup<SecretFacts>,
-  fromEtcd: (namespace: string, name: string) => Lookup<SecretFacts> = (namespace, name) =>
-    exampleCluster.secret(namespace, name),
+  fromEtcd: (namespace: string, name: string) => Lookup<SecretFacts> = secretsOfTheExample,
 ): { view: ClusterView; reads: Freshness[] } {
   const reads: Freshness[] = [];
   const view: ClusterView = {
@@ -66,9 +69,7 @@ const deps = (view: ClusterView) => ({
 
 describe("where admission reads Secrets from: the watch cache, and etcd before a violation stands", () => {
   it("admits a restore on the watch cache's word, without reading etcd", async () => {
-    const { view, reads } = viewWithCache((namespace, name) =>
-      exampleCluster.secret(namespace, name),
-    );
+    const { view, reads } = viewWithCache(secretsOfTheExample);
     const admission = await admit(restore(), "validate", deps(view), AbortSignal.timeout(5000));
     assert.equal(admission.response.allowed, true);
     assert.deepEqual(reads, ["cached"]);
