@@ -19,12 +19,14 @@ import {
   type ControlPlane,
   installCrds,
   startControlPlane,
-  startWebhook,
   stopControlPlane,
 } from "../test/e2e/harness.js";
 import { processMemoryKiB } from "../test/support/measure.js";
+import { freePort } from "../test/support/serve-process.js";
 import { auditClusters, auditJob, auditNamespace } from "./audit-objects.js";
+import { chartMemoryLimitBytes, IMAGE_ENV, IMAGE_NODE_FLAGS } from "./image-runtime.js";
 import { inParallel } from "./live-clusters.js";
+import { dropFromPageCache, memoryCgroup, uncachedCopy } from "./memory-cgroup.js";
 
 /** Namespaces the Jobs are spread over (1,000 Jobs each at 100,000). */
 const NAMESPACES = 100;
@@ -35,17 +37,15 @@ const FIRST_STEP = 10_000;
 /** How long the bench waits for serve's first background audit to end (its time is reported). */
 const SERVE_WAIT_SECONDS = 1800;
 /**
- * The heap serve would get in the chart's pod: Node sizes V8's heap from the cgroup's memory
- * limit (256 MiB: a quarter of it, twice over on 64 bits without pointer compression, is
- * 128 MiB of old space and a young generation of a few MiB), but here it would size it from
- * the machine's memory (GiBs), let garbage pile up and show a peak no pod would reach. With
- * BENCH_WEBHOOK_NODE_FLAGS after them (those NODE_OPTIONS allows, e.g. not --trace-gc).
+ * Where no memory cgroup can be made: the old space Node.js would get from the chart's limit
+ * if V8 left the rest of it to code, buffers and the young generation (half of it). Only an
+ * estimate: outside a cgroup V8 sees the machine's memory and collects as lazily as it does
+ * there, so the peak is higher than in a pod (measured: 263 MiB this way, 211 MiB in a
+ * 256 MiB cgroup, 100,000 Jobs).
  */
-const SERVE_NODE_OPTIONS = [
-  "--max-old-space-size=128",
-  "--max-semi-space-size=1",
-  ...(process.env.BENCH_WEBHOOK_NODE_FLAGS?.split(" ").filter(Boolean) ?? []),
-].join(" ");
+const estimatedHeapFlags = (limitBytes: number) => [
+  `--max-old-space-size=${Math.floor(limitBytes / 2 ** 21)}`,
+];
 
 const probe = fileURLToPath(new URL("./audit-probe.js", import.meta.url));
 
@@ -86,7 +86,10 @@ export interface AuditStep {
 }
 
 export interface ServeAudit {
-  /** Its own log line's figures; `outcome` is "done", "failed" or "not done after … s". */
+  /**
+   * Its own log line's figures; `outcome` is "done", "failed", "killed by SIGKILL" (the kernel,
+   * at the memory limit), "exited with N" or "not done after … s".
+   */
   outcome: string;
   auditMs?: number;
   objects?: number;
@@ -94,11 +97,25 @@ export interface ServeAudit {
   reports?: { created: number; updated: number; deleted: number; unchanged: number };
   /** The reason it logged when it failed (the end of it). */
   reason?: string;
-  /** Peak RSS of the serve process from start through the audit (VmHWM). */
+  /** Peak RSS of the serve process from start through the audit (VmHWM, sampled to its end). */
   rssPeakMiB: number;
-  /** The node options serve ran with (its heap as in the chart's pod: SERVE_NODE_OPTIONS). */
-  nodeOptions: string;
+  /** The node flags serve ran with: the image's (bench/image-runtime.ts), or those and an estimate. */
+  nodeFlags: string[];
+  memoryLimit: ServeMemoryLimit;
 }
+
+/** How serve was held to the chart's memory limit. */
+export type ServeMemoryLimit =
+  | {
+      /** A memory cgroup of the chart's limit, as the pod's container gets. */
+      how: "cgroup v1" | "cgroup v2";
+      limitMiB: number;
+      /** The most the cgroup was charged: memory and the page cache serve read. */
+      peakChargeMiB: number | undefined;
+      /** Processes the kernel killed at the limit. */
+      oomKills: number;
+    }
+  | { how: "estimated"; limitMiB: number; why: string };
 
 export interface AuditScaleResults {
   pageSize: number;
@@ -149,7 +166,7 @@ export async function auditScale(
       const table = await runAuditCli(plane, cli, dir, target, "table");
       log(`audit: ${target} Jobs, table: ${JSON.stringify(table)}`);
       log("audit: the background audit of serve");
-      const serve = await serveAudit(plane);
+      const serve = await serveAudit(plane, cli, dir);
       log(`audit: ${target} Jobs, serve: ${JSON.stringify(serve)}`);
       steps.push({
         jobs: target,
@@ -304,72 +321,108 @@ function readTableSummary(
 }
 
 /**
- * `serve` with its background audit on (no Lease, one replica), until it logs that the first
- * run is done or failed; its peak RSS then.
+ * `serve` from the image's bundle with the image's node flags and its background audit on (no
+ * Lease, one replica), held to the chart's memory limit in a memory cgroup when this machine
+ * lets us make one, until it logs that the first run is done or failed, or dies; its peak RSS,
+ * and the cgroup's peak charge and OOM kills.
  */
-async function serveAudit(plane: ControlPlane): Promise<ServeAudit> {
-  const webhook = await withNodeOptions(SERVE_NODE_OPTIONS, () =>
-    startWebhook(plane, ["--audit-interval", "3600", "--audit-lease-duration", "0"]),
-  );
-  const nodeOptions = SERVE_NODE_OPTIONS;
-  try {
+async function serveAudit(plane: ControlPlane, cli: string, dir: string): Promise<ServeAudit> {
+  const limitBytes = chartMemoryLimitBytes();
+  const limitMiB = Math.round(limitBytes / 2 ** 20);
+  const cgroup = memoryCgroup(`nbw-bench-serve-${process.pid}`, limitBytes);
+  const nodeFlags = cgroup.ok
+    ? IMAGE_NODE_FLAGS
+    : [...IMAGE_NODE_FLAGS, ...estimatedHeapFlags(limitBytes)];
+  // In the cgroup, node's code and the bundle are charged to it as they are read, as in a pod.
+  const node = cgroup.ok ? uncachedCopy(process.execPath, dir, "node") : process.execPath;
+  if (cgroup.ok) dropFromPageCache(cli);
+  const port = await freePort();
+  const args = [
+    ...nodeFlags,
+    cli,
+    "serve",
+    "--port",
+    String(port),
+    "--kubeconfig",
+    plane.kubeconfig,
+    "--audit-interval",
+    "3600",
+    "--audit-lease-duration",
+    "0",
+  ];
+  const [command, commandArgs] = cgroup.ok ? cgroup.group.wrap(node, args) : [node, args];
+  const logFile = `${dir}/serve-audit-${Date.now()}.log`;
+  const out = openSync(logFile, "w");
+  const child = spawn(command, commandArgs, {
+    stdio: ["ignore", out, out],
+    env: { ...process.env, ...IMAGE_ENV },
+  });
+  closeSync(out);
+  let ended: string | undefined;
+  child.once("exit", (code, signal) => {
+    ended = signal ? `killed by ${signal}` : `exited with ${code}`;
+  });
+  let hwmKiB = 0;
+  const outcome = async (): Promise<
+    Omit<ServeAudit, "rssPeakMiB" | "nodeFlags" | "memoryLimit">
+  > => {
     const until = Date.now() + SERVE_WAIT_SECONDS * 1000;
     while (Date.now() < until) {
-      const line = readFileSync(webhook.logFile, "utf8")
+      await sleep(500);
+      if (ended) return { outcome: ended };
+      try {
+        hwmKiB = Math.max(hwmKiB, processMemoryKiB(child.pid as number, "VmHWM"));
+      } catch {
+        // it has just ended: the exit event says how
+      }
+      const line = readFileSync(logFile, "utf8")
         .split("\n")
         .find((l) => /"msg":"background audit (done|failed|could not write reports)"/.test(l));
-      if (line) {
-        const logged = JSON.parse(line) as Record<string, unknown>;
-        const done = logged.msg === "background audit done";
-        return {
-          outcome: done ? "done" : "failed",
-          ...(done
-            ? {
-                auditMs: logged.ms as number,
-                objects: logged.objects as number,
-                results: logged.results as number,
-                reports: {
-                  created: logged.created as number,
-                  updated: logged.updated as number,
-                  deleted: logged.deleted as number,
-                  unchanged: logged.unchanged as number,
-                },
-              }
-            : { reason: String(logged.reason).slice(0, 600) }),
-          rssPeakMiB: vmHwmMiB(webhook.process.pid),
-          nodeOptions,
-        };
-      }
-      await sleep(500);
+      if (!line) continue;
+      const logged = JSON.parse(line) as Record<string, unknown>;
+      if (logged.msg !== "background audit done")
+        return { outcome: "failed", reason: String(logged.reason).slice(0, 600) };
+      return {
+        outcome: "done",
+        auditMs: logged.ms as number,
+        objects: logged.objects as number,
+        results: logged.results as number,
+        reports: {
+          created: logged.created as number,
+          updated: logged.updated as number,
+          deleted: logged.deleted as number,
+          unchanged: logged.unchanged as number,
+        },
+      };
     }
+    return { outcome: `not done after ${SERVE_WAIT_SECONDS} s` };
+  };
+  try {
+    const run = await outcome();
     return {
-      outcome: `not done after ${SERVE_WAIT_SECONDS} s`,
-      rssPeakMiB: vmHwmMiB(webhook.process.pid),
-      nodeOptions,
+      ...run,
+      rssPeakMiB: Math.round((hwmKiB / 1024) * 10) / 10,
+      nodeFlags,
+      memoryLimit: cgroup.ok
+        ? {
+            how: `cgroup v${cgroup.group.version}`,
+            limitMiB,
+            peakChargeMiB: mibOrUndefined(cgroup.group.peakBytes()),
+            oomKills: cgroup.group.oomKills(),
+          }
+        : { how: "estimated", limitMiB, why: cgroup.why },
     };
   } finally {
-    await webhook.stop();
+    if (!ended) {
+      child.kill("SIGTERM");
+      await new Promise((resolve) => child.once("exit", resolve));
+    }
+    if (cgroup.ok) cgroup.group.remove();
   }
 }
 
-/**
- * Runs `start` with NODE_OPTIONS set, for the node processes it spawns (the harness passes this
- * process's environment on and takes no node flags), then puts NODE_OPTIONS back.
- */
-async function withNodeOptions<T>(options: string, start: () => Promise<T>): Promise<T> {
-  const before = process.env.NODE_OPTIONS;
-  process.env.NODE_OPTIONS = [before, options].filter(Boolean).join(" ");
-  try {
-    return await start();
-  } finally {
-    if (before === undefined) delete process.env.NODE_OPTIONS;
-    else process.env.NODE_OPTIONS = before;
-  }
-}
-
-function vmHwmMiB(pid: number | undefined): number {
-  return Math.round((processMemoryKiB(pid as number, "VmHWM") / 1024) * 10) / 10;
-}
+const mibOrUndefined = (bytes: number | undefined) =>
+  bytes === undefined ? undefined : mib(bytes);
 
 /**
  * Objects by their worst result, read line by line from the indented JSON (each entry's

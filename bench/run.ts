@@ -55,6 +55,7 @@ import { freePort } from "../test/support/serve-process.js";
 import { auditScale } from "./audit-scale.js";
 import { brEnabledCluster, largeClusterState } from "./cluster-state.js";
 import { constantRate, type RateResult } from "./constant-rate.js";
+import { IMAGE_ENV, IMAGE_NODE_FLAGS } from "./image-runtime.js";
 import { fillWithClusters } from "./live-clusters.js";
 import { operatorClusterWithStatus } from "./operator-objects.js";
 import { type Results, report } from "./report.js";
@@ -112,17 +113,6 @@ function procStatusMiB(pid: number | undefined, field: "VmRSS" | "VmHWM"): numbe
   return Math.round((processMemoryKiB(pid as number, field) / 1024) * 10) / 10;
 }
 const rssMiB = (pid: number | undefined) => procStatusMiB(pid, "VmRSS");
-
-/**
- * How the image runs node (image/build.sh): the webhook is measured as it ships. The baseline
- * runs without them.
- */
-const IMAGE_NODE_FLAGS = [
-  "--max-semi-space-size=16",
-  "--expose-gc",
-  ...(process.env.BENCH_WEBHOOK_NODE_FLAGS?.split(" ").filter(Boolean) ?? []),
-];
-const IMAGE_ENV = { GLIBC_TUNABLES: "glibc.malloc.mmap_threshold=32768" };
 
 /** Starts a server process pinned to one core; resolves when `ready` answers. */
 async function startPinned(
