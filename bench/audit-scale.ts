@@ -6,7 +6,7 @@
  * `nebula-br-webhook audit -A -o json` as a user does, as its own process: wall time, LIST
  * requests the API server counted, verdicts, peak RSS (VmHWM) and heap.
  */
-import { spawn, spawnSync } from "node:child_process";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { closeSync, createReadStream, openSync, readFileSync, readSync, statSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import { createInterface } from "node:readline";
@@ -26,7 +26,7 @@ import { freePort } from "../test/support/serve-process.js";
 import { auditClusters, auditJob, auditNamespace } from "./audit-objects.js";
 import { chartMemoryLimitBytes, IMAGE_ENV, IMAGE_NODE_FLAGS } from "./image-runtime.js";
 import { inParallel } from "./live-clusters.js";
-import { dropFromPageCache, memoryCgroup, uncachedCopy } from "./memory-cgroup.js";
+import { dropFromPageCache, JOIN_FAILED, memoryCgroup, uncachedCopy } from "./memory-cgroup.js";
 
 /** Namespaces the Jobs are spread over (1,000 Jobs each at 100,000). */
 const NAMESPACES = 100;
@@ -97,8 +97,10 @@ export interface ServeAudit {
   reports?: { created: number; updated: number; deleted: number; unchanged: number };
   /** The reason it logged when it failed (the end of it). */
   reason?: string;
-  /** Peak RSS of the serve process from start through the audit (VmHWM, sampled to its end). */
+  /** Peak RSS of the serve process from start through the audit (VmHWM, read at its end). */
   rssPeakMiB: number;
+  /** The most anonymous memory it held (RssAnon, sampled every 500 ms): what the kernel cannot take back. */
+  anonPeakMiB?: number;
   /** The node flags serve ran with: the image's (bench/image-runtime.ts), or those and an estimate. */
   nodeFlags: string[];
   memoryLimit: ServeMemoryLimit;
@@ -112,8 +114,12 @@ export type ServeMemoryLimit =
       limitMiB: number;
       /** The most the cgroup was charged: memory and the page cache serve read. */
       peakChargeMiB: number | undefined;
+      /** Times the charge reached the limit, so that the kernel took memory back. */
+      limitHits?: number;
       /** Processes the kernel killed at the limit. */
       oomKills: number;
+      /** Whether node's code and the bundle were charged to it as read, or why not. */
+      filesCharged?: true | string;
     }
   | { how: "estimated"; limitMiB: number; why: string };
 
@@ -330,95 +336,122 @@ async function serveAudit(plane: ControlPlane, cli: string, dir: string): Promis
   const limitBytes = chartMemoryLimitBytes();
   const limitMiB = Math.round(limitBytes / 2 ** 20);
   const cgroup = memoryCgroup(`nbw-bench-serve-${process.pid}`, limitBytes);
-  const nodeFlags = cgroup.ok
-    ? IMAGE_NODE_FLAGS
-    : [...IMAGE_NODE_FLAGS, ...estimatedHeapFlags(limitBytes)];
-  // In the cgroup, node's code and the bundle are charged to it as they are read, as in a pod.
-  const node = cgroup.ok ? uncachedCopy(process.execPath, dir, "node") : process.execPath;
-  if (cgroup.ok) dropFromPageCache(cli);
-  const port = await freePort();
-  const args = [
-    ...nodeFlags,
-    cli,
-    "serve",
-    "--port",
-    String(port),
-    "--kubeconfig",
-    plane.kubeconfig,
-    "--audit-interval",
-    "3600",
-    "--audit-lease-duration",
-    "0",
-  ];
-  const [command, commandArgs] = cgroup.ok ? cgroup.group.wrap(node, args) : [node, args];
-  const logFile = `${dir}/serve-audit-${Date.now()}.log`;
-  const out = openSync(logFile, "w");
-  const child = spawn(command, commandArgs, {
-    stdio: ["ignore", out, out],
-    env: { ...process.env, ...IMAGE_ENV },
-  });
-  closeSync(out);
+  let child: ChildProcess | undefined;
   let ended: string | undefined;
-  child.once("exit", (code, signal) => {
-    ended = signal ? `killed by ${signal}` : `exited with ${code}`;
-  });
-  let hwmKiB = 0;
-  const outcome = async (): Promise<
-    Omit<ServeAudit, "rssPeakMiB" | "nodeFlags" | "memoryLimit">
-  > => {
-    const until = Date.now() + SERVE_WAIT_SECONDS * 1000;
-    while (Date.now() < until) {
-      await sleep(500);
-      if (ended) return { outcome: ended };
+  try {
+    const nodeFlags = cgroup.ok
+      ? IMAGE_NODE_FLAGS
+      : [...IMAGE_NODE_FLAGS, ...estimatedHeapFlags(limitBytes)];
+    // In the cgroup, node's code and the bundle are charged to it as they are read, as in a pod.
+    const copy = cgroup.ok ? uncachedCopy(process.execPath, dir, "node") : undefined;
+    const node = copy?.ok ? copy.path : process.execPath;
+    const uncached = !copy ? undefined : copy.ok ? dropFromPageCache(cli) : copy.why;
+    const port = await freePort();
+    const args = [
+      ...nodeFlags,
+      cli,
+      "serve",
+      "--port",
+      String(port),
+      "--kubeconfig",
+      plane.kubeconfig,
+      "--audit-interval",
+      "3600",
+      "--audit-lease-duration",
+      "0",
+    ];
+    const [command, commandArgs] = cgroup.ok ? cgroup.group.wrap(node, args) : [node, args];
+    const logFile = `${dir}/serve-audit-${Date.now()}.log`;
+    const out = openSync(logFile, "w");
+    const started = spawn(command, commandArgs, {
+      stdio: ["ignore", out, out],
+      env: { ...process.env, ...IMAGE_ENV },
+    });
+    child = started;
+    closeSync(out);
+    started.once("exit", (code, signal) => {
+      ended =
+        code === JOIN_FAILED && cgroup.ok
+          ? "could not join its cgroup"
+          : signal
+            ? `killed by ${signal}`
+            : `exited with ${code}`;
+    });
+    started.once("error", (error) => {
+      ended = `could not start: ${error.message}`;
+    });
+    const peak = { hwmKiB: 0, anonKiB: 0 };
+    const sample = () => {
       try {
-        hwmKiB = Math.max(hwmKiB, processMemoryKiB(child.pid as number, "VmHWM"));
+        const pid = started.pid as number;
+        peak.hwmKiB = Math.max(peak.hwmKiB, processMemoryKiB(pid, "VmHWM"));
+        peak.anonKiB = Math.max(peak.anonKiB, processMemoryKiB(pid, "RssAnon"));
       } catch {
         // it has just ended: the exit event says how
       }
-      const line = readFileSync(logFile, "utf8")
-        .split("\n")
-        .find((l) => /"msg":"background audit (done|failed|could not write reports)"/.test(l));
-      if (!line) continue;
-      const logged = JSON.parse(line) as Record<string, unknown>;
-      if (logged.msg !== "background audit done")
-        return { outcome: "failed", reason: String(logged.reason).slice(0, 600) };
-      return {
-        outcome: "done",
-        auditMs: logged.ms as number,
-        objects: logged.objects as number,
-        results: logged.results as number,
-        reports: {
-          created: logged.created as number,
-          updated: logged.updated as number,
-          deleted: logged.deleted as number,
-          unchanged: logged.unchanged as number,
-        },
-      };
-    }
-    return { outcome: `not done after ${SERVE_WAIT_SECONDS} s` };
-  };
-  try {
-    const run = await outcome();
+    };
+    const run = await (async (): Promise<
+      Omit<ServeAudit, "rssPeakMiB" | "anonPeakMiB" | "nodeFlags" | "memoryLimit">
+    > => {
+      const until = Date.now() + SERVE_WAIT_SECONDS * 1000;
+      while (Date.now() < until) {
+        await sleep(500);
+        if (ended) return { outcome: ended };
+        sample();
+        const line = readFileSync(logFile, "utf8")
+          .split("\n")
+          .find((l) => /"msg":"background audit (done|failed|could not write reports)"/.test(l));
+        if (!line) continue;
+        sample(); // VmHWM only rises: read once the run is over, it holds the whole run's peak
+        const logged = JSON.parse(line) as Record<string, unknown>;
+        if (logged.msg !== "background audit done")
+          return { outcome: "failed", reason: String(logged.reason).slice(0, 600) };
+        return {
+          outcome: "done",
+          auditMs: logged.ms as number,
+          objects: logged.objects as number,
+          results: logged.results as number,
+          reports: {
+            created: logged.created as number,
+            updated: logged.updated as number,
+            deleted: logged.deleted as number,
+            unchanged: logged.unchanged as number,
+          },
+        };
+      }
+      return { outcome: `not done after ${SERVE_WAIT_SECONDS} s` };
+    })();
     return {
       ...run,
-      rssPeakMiB: Math.round((hwmKiB / 1024) * 10) / 10,
+      rssPeakMiB: Math.round((peak.hwmKiB / 1024) * 10) / 10,
+      anonPeakMiB: Math.round((peak.anonKiB / 1024) * 10) / 10,
       nodeFlags,
       memoryLimit: cgroup.ok
         ? {
             how: `cgroup v${cgroup.group.version}`,
             limitMiB,
             peakChargeMiB: mibOrUndefined(cgroup.group.peakBytes()),
+            limitHits: cgroup.group.limitHits(),
             oomKills: cgroup.group.oomKills(),
+            filesCharged: uncached ?? true,
           }
         : { how: "estimated", limitMiB, why: cgroup.why },
     };
   } finally {
-    if (!ended) {
-      child.kill("SIGTERM");
-      await new Promise((resolve) => child.once("exit", resolve));
-    }
-    if (cgroup.ok) cgroup.group.remove();
+    if (child && !ended) await stopProcess(child);
+    const left = cgroup.ok ? cgroup.group.remove() : undefined;
+    if (left) process.stderr.write(`${left}\n`);
   }
+}
+
+/** SIGTERM, then SIGKILL if it has not exited in 30 s; resolves once it has. */
+async function stopProcess(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once("exit", resolve));
+  child.kill("SIGTERM");
+  const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
+  await exited;
+  clearTimeout(timer);
 }
 
 const mibOrUndefined = (bytes: number | undefined) =>

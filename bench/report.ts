@@ -481,17 +481,19 @@ function auditScale(a: AuditScaleResults): string {
     ),
     row("`serve`, background audit: its run", serve),
     row(
-      "`serve`: peak RSS from start through that run (VmHWM)",
-      (s) => `${s.serve.rssPeakMiB} MiB`,
+      "`serve`: peak RSS from start through that run (VmHWM) / of it anonymous, sampled (RssAnon)",
+      (s) => `${s.serve.rssPeakMiB} MiB / ${s.serve.anonPeakMiB ?? "–"} MiB`,
     ),
     ...(steps.some((s) => s.serve.memoryLimit?.how.startsWith("cgroup"))
       ? [
           row(
-            "`serve`: its memory cgroup's peak charge (limit) / processes killed at the limit",
-            (s) =>
-              s.serve.memoryLimit?.how.startsWith("cgroup") && "oomKills" in s.serve.memoryLimit
-                ? `${s.serve.memoryLimit.peakChargeMiB ?? "–"} MiB (${s.serve.memoryLimit.limitMiB} MiB) / ${s.serve.memoryLimit.oomKills}`
-                : "–",
+            "`serve`: its memory cgroup's peak charge (limit) / times the charge reached the limit / processes killed there",
+            (s) => {
+              const limit = s.serve.memoryLimit;
+              return limit && "oomKills" in limit
+                ? `${limit.peakChargeMiB ?? "–"} MiB (${limit.limitMiB} MiB) / ${limit.limitHits ?? "–"} / ${limit.oomKills}`
+                : "–";
+            },
           ),
         ]
       : []),
@@ -513,7 +515,11 @@ function serveHow(serve: AuditStep["serve"] | undefined): string {
     `${start} with the image's node flags ${flags}, in a memory cgroup (${limit.how})`,
     `limited to the chart's ${limit.limitMiB} MiB, as the pod's container is: Node.js sizes V8's heap from that limit, and the kernel kills`,
     "the process if the group's memory passes it (after taking back the page cache it can). Node's binary and the",
-    "bundle are read into the group from uncached copies, as a pod reads them from its image.",
+    limit.filesCharged === true || limit.filesCharged === undefined
+      ? "bundle are read into the group from uncached copies, as a pod reads them from its image."
+      : `bundle could not be read into the group uncached (${limit.filesCharged}), so its charge leaves their pages out.`,
+    "When the charge reaches the limit the kernel takes back page cache first; what it cannot take back is",
+    "mostly the anonymous memory (RssAnon).",
   ].join("\n");
 }
 

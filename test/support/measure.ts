@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import { post } from "./https-client.js";
 
 /** A memory figure of process `pid` from /proc/PID/status (Linux), in KiB. */
-export function processMemoryKiB(pid: number, field: "VmRSS" | "VmHWM"): number {
+export function processMemoryKiB(pid: number, field: "VmRSS" | "VmHWM" | "RssAnon"): number {
   const status = readFileSync(`/proc/${pid}/status`, "utf8");
   const kiB = status.match(new RegExp(`^${field}:\\s+(\\d+) kB$`, "m"))?.[1];
   // Never 0 for a figure that is not there: a memory bound must not pass on a misread.
