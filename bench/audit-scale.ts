@@ -40,8 +40,8 @@ const SERVE_WAIT_SECONDS = 1800;
  * Where no memory cgroup can be made: the old space Node.js would get from the chart's limit
  * if V8 left the rest of it to code, buffers and the young generation (half of it). Only an
  * estimate: outside a cgroup V8 sees the machine's memory and collects as lazily as it does
- * there, so the peak is higher than in a pod (measured: 263 MiB this way, 211 MiB in a
- * 256 MiB cgroup, 100,000 Jobs).
+ * there, so the peak differs from a pod's (100,000 Jobs: 263 MiB this way; 220.8 and
+ * 243.1 MiB in a 256 MiB cgroup).
  */
 const estimatedHeapFlags = (limitBytes: number) => [
   `--max-old-space-size=${Math.floor(limitBytes / 2 ** 21)}`,
@@ -114,7 +114,7 @@ export type ServeMemoryLimit =
       limitMiB: number;
       /** The most the cgroup was charged: memory and the page cache serve read. */
       peakChargeMiB: number | undefined;
-      /** Times the charge reached the limit, so that the kernel took memory back. */
+      /** Charges refused at the limit (memory.failcnt, or v2's `max` event): the kernel then took memory back. */
       limitHits?: number;
       /** Processes the kernel killed at the limit. */
       oomKills: number;

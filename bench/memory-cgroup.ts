@@ -25,7 +25,7 @@ export interface MemoryCgroup {
   wrap(command: string, args: readonly string[]): [string, string[]];
   /** The most the group was charged (its processes' memory and the page cache they read). */
   peakBytes(): number | undefined;
-  /** Times the group's charge reached the limit, so that the kernel had to take memory back. */
+  /** Charges refused at the limit (memory.failcnt; v2's `max` event): the kernel then takes memory back. */
   limitHits(): number;
   /** Processes the kernel killed for the group's limit. */
   oomKills(): number;

@@ -487,7 +487,7 @@ function auditScale(a: AuditScaleResults): string {
     ...(steps.some((s) => s.serve.memoryLimit?.how.startsWith("cgroup"))
       ? [
           row(
-            "`serve`: its memory cgroup's peak charge (limit) / times the charge reached the limit / processes killed there",
+            "`serve`: its memory cgroup's peak charge (limit) / charges refused at the limit (the kernel then takes memory back) / processes killed there",
             (s) => {
               const limit = s.serve.memoryLimit;
               return limit && "oomKills" in limit
@@ -699,13 +699,13 @@ live section each way):
 
 The fourth pass (2026-11-27): serve's background audit is held to the chart's memory limit by a
 real memory cgroup (bench/memory-cgroup.ts) instead of a heap flag standing in for it. Node.js 24
-in a 256 MiB cgroup sizes V8's heap limit at 259 MiB (not the 128 MiB the flag assumed) and V8
-collects harder there, believing the machine has 256 MiB; outside a cgroup it collects as
-lazily as 24 GiB allow. 100,000 Jobs, one run each way:
+in a 256 MiB cgroup sizes V8's heap limit at 259 MiB (not the 128 MiB the flag assumed), sizing
+itself for a 256 MiB machine; outside a cgroup it sizes itself for this machine's 24 GiB. Part of
+the difference below may also be file pages the kernel took back at the limit. 100,000 Jobs:
 
 | change | figure | before | after |
 |---|---|---|---|
-| the chart's limit as a memory cgroup, the image's flags, instead of \`--max-old-space-size=128 --max-semi-space-size=1\` | serve's peak RSS through its audit of 100,000 Jobs / killed at the limit | 263 MiB / (no limit to kill at) | 220.8 MiB / no (211.4 MiB in a run outside the bench) |
+| the chart's limit as a memory cgroup, the image's flags, instead of \`--max-old-space-size=128 --max-semi-space-size=1\` | serve's peak RSS through its audit of 100,000 Jobs / killed at the limit | 263 MiB / (no limit to kill at) | 220.8 and 243.1 MiB in two runs (anonymous up to 182.1 MiB) / no, with the cgroup charged to its limit |
 
 Restore p99s through the API server vary from run to run on this machine: 8.9 to 24.9 ms in
 three runs before the watch-cache reads, 9.46 ms in the one run after; one run proves nothing.
