@@ -11,6 +11,7 @@ import { REPO_ROOT } from "../test/support/fixtures.js";
 export const IMAGE_NODE_FLAGS = [
   "--max-semi-space-size=16",
   "--expose-gc",
+  "--max-old-space-size-percentage=50",
   ...(process.env.BENCH_WEBHOOK_NODE_FLAGS?.split(" ").filter(Boolean) ?? []),
 ];
 

@@ -81,11 +81,13 @@ describe("the OCI image", { skip: unavailable }, () => {
 
   it("runs as 65532:65532, `node /app/dist/src/cli.js serve`, the Deployment's args replacing serve", () => {
     assert.equal(image.config.config.User, `${NONROOT}:${NONROOT}`);
-    // The flags and the glibc tunable keep idle memory low (image/build.sh says how).
+    // The flags and the glibc tunable keep idle memory low, and V8's heap within the pod's
+    // limit (image/build.sh says how).
     assert.deepEqual(image.config.config.Entrypoint, [
       "/usr/local/bin/node",
       "--max-semi-space-size=16",
       "--expose-gc",
+      "--max-old-space-size-percentage=50",
       "/app/dist/src/cli.js",
     ]);
     assert.deepEqual(image.config.config.Cmd, ["serve"]);
