@@ -22,11 +22,16 @@ import {
   stopControlPlane,
 } from "../test/e2e/harness.js";
 import { processMemoryKiB } from "../test/support/measure.js";
+import {
+  dropFromPageCache,
+  JOIN_FAILED,
+  memoryCgroup,
+  uncachedCopy,
+} from "../test/support/memory-cgroup.js";
 import { freePort } from "../test/support/serve-process.js";
 import { auditClusters, auditJob, auditNamespace } from "./audit-objects.js";
 import { chartMemoryLimitBytes, IMAGE_ENV, IMAGE_NODE_FLAGS } from "./image-runtime.js";
 import { inParallel } from "./live-clusters.js";
-import { dropFromPageCache, JOIN_FAILED, memoryCgroup, uncachedCopy } from "./memory-cgroup.js";
 
 /** Namespaces the Jobs are spread over (1,000 Jobs each at 100,000). */
 const NAMESPACES = 100;

@@ -1,21 +1,20 @@
 /**
- * How the image runs node (image/build.sh), so that the bench measures the webhook as it
- * ships; and the memory limit the chart gives it.
+ * How the image runs node (test/support/image-runtime.ts), so that the bench measures the
+ * webhook as it ships; and the memory limit the chart gives it.
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse } from "yaml";
 import { REPO_ROOT } from "../test/support/fixtures.js";
+import { IMAGE_NODE_FLAGS as SHIPPED_FLAGS } from "../test/support/image-runtime.js";
+
+export { IMAGE_ENV } from "../test/support/image-runtime.js";
 
 /** The image's entrypoint flags, then BENCH_WEBHOOK_NODE_FLAGS (to look into a change). */
 export const IMAGE_NODE_FLAGS = [
-  "--max-semi-space-size=16",
-  "--expose-gc",
-  "--max-old-space-size-percentage=50",
+  ...SHIPPED_FLAGS,
   ...(process.env.BENCH_WEBHOOK_NODE_FLAGS?.split(" ").filter(Boolean) ?? []),
 ];
-
-export const IMAGE_ENV = { GLIBC_TUNABLES: "glibc.malloc.mmap_threshold=32768" };
 
 /** `resources.limits.memory` of the chart's values, in bytes (`256Mi`, `1Gi`). */
 export function chartMemoryLimitBytes(): number {

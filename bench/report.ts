@@ -698,7 +698,7 @@ live section each way):
 | the same | restore added p50 through the API server (the whole run, then the live section's run) | 3.2 ms | 2.32 ms |
 
 The fourth pass (2026-11-27): serve's background audit is held to the chart's memory limit by a
-real memory cgroup (bench/memory-cgroup.ts) instead of a heap flag standing in for it. Node.js 24
+real memory cgroup (test/support/memory-cgroup.ts) instead of a heap flag standing in for it. Node.js 24
 in a 256 MiB cgroup sizes V8's heap limit at 259 MiB (not the 128 MiB the flag assumed), sizing
 itself for a 256 MiB machine; outside a cgroup it sizes itself for this machine's 24 GiB. Part of
 the difference below may also be file pages the kernel took back at the limit.

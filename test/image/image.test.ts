@@ -24,6 +24,7 @@ import {
   runImage,
   startImageWebhook,
 } from "../support/image.js";
+import { IMAGE_ENV, IMAGE_NODE_FLAGS } from "../support/image-runtime.js";
 
 const unavailable = imageUnavailable();
 const NONROOT = 65532;
@@ -85,16 +86,20 @@ describe("the OCI image", { skip: unavailable }, () => {
     // limit (image/build.sh says how).
     assert.deepEqual(image.config.config.Entrypoint, [
       "/usr/local/bin/node",
+      ...IMAGE_NODE_FLAGS,
+      "/app/dist/src/cli.js",
+    ]);
+    assert.deepEqual(IMAGE_NODE_FLAGS, [
       "--max-semi-space-size=16",
       "--expose-gc",
       "--max-old-space-size-percentage=50",
-      "/app/dist/src/cli.js",
     ]);
     assert.deepEqual(image.config.config.Cmd, ["serve"]);
-    assert.ok(
-      image.config.config.Env?.includes("GLIBC_TUNABLES=glibc.malloc.mmap_threshold=32768"),
-      `Env: ${image.config.config.Env}`,
-    );
+    for (const [name, value] of Object.entries(IMAGE_ENV))
+      assert.ok(
+        image.config.config.Env?.includes(`${name}=${value}`),
+        `Env: ${image.config.config.Env}`,
+      );
     const passwd = readFileSync(join(image.rootfs, "etc/passwd"), "utf8");
     assert.match(passwd, /^nonroot:x:65532:65532:/m);
   });

@@ -1,10 +1,11 @@
 /**
  * A memory cgroup for one process, limited as a pod's container is by `resources.limits.memory`,
- * so that the bench sees what the kernel and V8 do under the chart's limit instead of guessing:
+ * so that the bench and the image's tests see what the kernel and V8 do under the chart's limit
+ * instead of guessing:
  * Node.js sizes V8's heap from the cgroup's limit (Node.js 24 under 256 MiB: a 259 MiB heap
  * limit, measured), and V8 collects harder when it believes memory is that small. Needs root
  * and a writable cgroup file system (v1's memory controller or v2 with memory enabled). The
- * group is made inside the bench's own, so what serve uses still counts where the bench runs.
+ * group is made inside the caller's own, so what its process uses still counts where the caller runs.
  */
 import { spawnSync } from "node:child_process";
 import {
@@ -87,10 +88,13 @@ function made(dir: string, setUp: (dir: string) => MemoryCgroup): CgroupResult {
   }
 }
 
-/** `sh -c` writes its own pid into the group, then execs: nothing runs outside it. */
+/**
+ * `sh -c` writes its own pid into the group, then execs: nothing runs outside it. By its path:
+ * the environment given to the command (an image's) may have a PATH without it.
+ */
 function wrapper(procs: string) {
   return (command: string, args: readonly string[]): [string, string[]] => [
-    "sh",
+    "/bin/sh",
     ["-c", `echo $$ > "$0" || exit ${JOIN_FAILED}; exec "$@"`, procs, command, ...args],
   ];
 }
@@ -124,7 +128,7 @@ function v1(dir: string, limitBytes: number): MemoryCgroup {
 
 function v2(dir: string, limitBytes: number): MemoryCgroup {
   // The parent must hand the memory controller down (it fails while the parent holds
-  // processes itself: then there is no cgroup for this bench, and it says so).
+  // processes itself: then there is no cgroup here, and the result says so).
   const subtree = join(dir, "..", "cgroup.subtree_control");
   if (!readFileSync(subtree, "utf8").split(/\s+/).includes("memory"))
     writeFileSync(subtree, "+memory");
@@ -159,7 +163,7 @@ const TMPFS_MAGIC = 0x01021994;
 /**
  * A copy of `file` in `dir` with none of it in the page cache, or why there cannot be one. A
  * cgroup is charged for the file pages its processes read first; in a pod that includes the
- * node binary's code (about 50 MiB of it is resident). Here this bench's own node has those
+ * node binary's code (about 50 MiB of it is resident). Here the caller's own node has those
  * pages in memory already, so without a fresh, uncached copy the group would never be charged
  * for them.
  */
