@@ -47,12 +47,11 @@ describe("hostile request values", () => {
       return review;
     };
 
-    const webhook = await startServeProcess([
-      "--cluster-state",
-      "examples/cluster-state.yaml",
-      "--log-level",
-      "debug",
-    ]);
+    // With the image's node flags and environment: the pod's limit is for the webhook as it ships.
+    const webhook = await startServeProcess(
+      ["--cluster-state", "examples/cluster-state.yaml", "--log-level", "debug"],
+      { asShipped: true },
+    );
     try {
       const statuses = new Map<number, number>();
       const send = async (i: number) => {

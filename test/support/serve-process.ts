@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { REPO_ROOT } from "./fixtures.js";
 import { post } from "./https-client.js";
+import { IMAGE_ENV, IMAGE_NODE_FLAGS } from "./image-runtime.js";
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -52,7 +53,13 @@ export function httpGet(port: number, path: string): Promise<{ status: number; t
  */
 export async function startServeProcess(
   args: readonly string[],
-  options: { port?: number; logDir?: string; waitReady?: boolean } = {},
+  options: {
+    port?: number;
+    logDir?: string;
+    waitReady?: boolean;
+    /** Run as the image runs it (image-runtime.ts): for memory held to the pod's limit. */
+    asShipped?: boolean;
+  } = {},
 ): Promise<ServeProcess> {
   const port = options.port ?? (await freePort());
   const dir = options.logDir ?? (await mkdtemp(join(tmpdir(), "nbw-serve-")));
@@ -61,8 +68,21 @@ export async function startServeProcess(
   const log = createWriteStream(logFile);
   const child = spawn(
     process.execPath,
-    ["dist/src/cli.js", "serve", "--port", String(port), "--ca-out", caFile, ...args],
-    { cwd: REPO_ROOT, stdio: ["ignore", "pipe", "pipe"] },
+    [
+      ...(options.asShipped ? IMAGE_NODE_FLAGS : []),
+      "dist/src/cli.js",
+      "serve",
+      "--port",
+      String(port),
+      "--ca-out",
+      caFile,
+      ...args,
+    ],
+    {
+      cwd: REPO_ROOT,
+      stdio: ["ignore", "pipe", "pipe"],
+      env: options.asShipped ? { ...process.env, ...IMAGE_ENV } : process.env,
+    },
   );
   child.stdout?.pipe(log);
   child.stderr?.pipe(log);
