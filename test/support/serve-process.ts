@@ -51,6 +51,16 @@ export function httpGet(port: number, path: string): Promise<{ status: number; t
  * answers on its port (`/healthz`; with `waitReady`, `/readyz`), or on its --metrics-port
  * when given one (with --client-ca, the HTTPS port wants a client certificate).
  */
+/**
+ * The image's node flags this node knows: `make test` falls back to the machine's Node.js when
+ * the image's cannot be fetched, and 20 has no --max-old-space-size-percentage.
+ */
+function shippedFlagsKnownHere(): string[] {
+  return IMAGE_NODE_FLAGS.filter((flag) =>
+    process.allowedNodeEnvironmentFlags.has(flag.split("=")[0] as string),
+  );
+}
+
 export async function startServeProcess(
   args: readonly string[],
   options: {
@@ -69,7 +79,7 @@ export async function startServeProcess(
   const child = spawn(
     process.execPath,
     [
-      ...(options.asShipped ? IMAGE_NODE_FLAGS : []),
+      ...(options.asShipped ? shippedFlagsKnownHere() : []),
       "dist/src/cli.js",
       "serve",
       "--port",
