@@ -706,7 +706,7 @@ the difference below may also be file pages the kernel took back at the limit.
 | change | figure | before | after |
 |---|---|---|---|
 | the chart's limit as a memory cgroup, the image's flags, instead of \`--max-old-space-size=128 --max-semi-space-size=1\` | serve's peak RSS through its audit of 100,000 Jobs / killed at the limit | 263 MiB / (no limit to kill at) | 220.8 and 243.1 MiB in two runs (anonymous up to 182.1 MiB) / no, with the cgroup charged to its limit |
-| the image's entrypoint adds \`--max-old-space-size-percentage=50\`: V8's old space at half the cgroup's limit, not about all of it | serve's peak RSS / anonymous through its audit, 10,000 Jobs; 100,000 Jobs (one run with it) | 164.8 / 104.1 MiB; 243.1 / 182.1 MiB (220.8 MiB RSS in the run before) | 162.1 / 104.9 MiB; 218.2 / 156.5 MiB: within the runs' spread, and V8 now runs out of room before the pod does |
+| the image's entrypoint adds \`--max-old-space-size-percentage=50\`: V8's old space at half the cgroup's limit, not about all of it | serve's peak RSS / anonymous through its audit, 10,000 Jobs; 100,000 Jobs (two runs each way) | 164.8 / 104.1 MiB; 220.8 and 243.1 / 182.1 MiB (the first run did not record RssAnon) | 162.1–164.6 / 104.9 MiB; 207.8 and 218.2 / 149.6 and 156.5 MiB, and V8 now runs out of room before the pod does |
 
 Restore p99s through the API server vary from run to run on this machine: 8.9 to 24.9 ms in
 three runs before the watch-cache reads, 9.46 ms in the one run after; one run proves nothing.

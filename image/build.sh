@@ -225,9 +225,10 @@ for arch in "${archs[@]}"; do
   # memory limit, and under the chart's 256 MiB it allowed a 259 MiB old space (measured):
   # more than the whole container, so V8 never collected for lack of room before the kernel's
   # OOM killer would. Half the limit leaves the rest to the young generation (48 MiB), code and
-  # buffers. serve's audit of 100,000 br-ent Jobs in a 256 MiB cgroup: 218.2 MiB RSS, 156.5
-  # anonymous, against 220.8-243.1 and 182.1 without it (bench/README.md). Outside a container
-  # it is half the machine's memory, above V8's own default: no change.
+  # buffers. serve's audit of 100,000 br-ent Jobs in a 256 MiB cgroup, two runs each way:
+  # 207.8-218.2 MiB RSS, 149.6-156.5 anonymous, against 220.8-243.1 and 182.1 without it
+  # (bench/README.md). Outside a container it is half the machine's memory, above V8's own
+  # default: no change.
   # The Deployment's args replace only the command (serve), so these stay.
   umoci config --image "$image" --created "$created" --history.created "$created" \
     --history.created_by "image/build.sh: user 65532, entrypoint node /app/dist/src/cli.js serve" \
