@@ -350,7 +350,8 @@ async function serveAudit(plane: ControlPlane, cli: string, dir: string): Promis
     // In the cgroup, node's code and the bundle are charged to it as they are read, as in a pod.
     const copy = cgroup.ok ? uncachedCopy(process.execPath, dir, "node") : undefined;
     const node = copy?.ok ? copy.path : process.execPath;
-    const uncached = !copy ? undefined : copy.ok ? dropFromPageCache(cli) : copy.why;
+    // Why node's code and the bundle are not charged to the group as read, if they are not.
+    const notCharged = !copy ? undefined : copy.ok ? dropFromPageCache(cli) : copy.why;
     const port = await freePort();
     const args = [
       ...nodeFlags,
@@ -438,7 +439,7 @@ async function serveAudit(plane: ControlPlane, cli: string, dir: string): Promis
             peakChargeMiB: mibOrUndefined(cgroup.group.peakBytes()),
             limitHits: cgroup.group.limitHits(),
             oomKills: cgroup.group.oomKills(),
-            filesCharged: uncached ?? true,
+            filesCharged: notCharged ?? true,
           }
         : { how: "estimated", limitMiB, why: cgroup.why },
     };

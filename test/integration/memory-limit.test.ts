@@ -8,11 +8,11 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { describe, it } from "node:test";
-import { IMAGE_NODE_FLAGS } from "../support/image-runtime.js";
+import { chartMemoryLimitBytes, IMAGE_NODE_FLAGS } from "../support/image-runtime.js";
 import { memoryCgroup } from "../support/memory-cgroup.js";
 
-/** The chart's limit (charts/nebula-br-webhook/values.yaml). */
-const LIMIT_MIB = 256;
+/** The chart's limit (charts/nebula-br-webhook/values.yaml: 256Mi). */
+const LIMIT_MIB = chartMemoryLimitBytes() / 2 ** 20;
 /** The young generation of --max-semi-space-size=16: three semi-spaces. */
 const YOUNG_MIB = 48;
 const PERCENTAGE = "--max-old-space-size-percentage=50";

@@ -1,6 +1,6 @@
 /**
  * A memory cgroup for one process, limited as a pod's container is by `resources.limits.memory`,
- * so that the bench and the image's tests see what the kernel and V8 do under the chart's limit
+ * so that the bench and the tests see what the kernel and V8 do under the chart's limit
  * instead of guessing:
  * Node.js sizes V8's heap from the cgroup's limit (Node.js 24 under 256 MiB: a 259 MiB heap
  * limit, measured), and V8 collects harder when it believes memory is that small. Needs root

@@ -47,11 +47,6 @@ export function httpGet(port: number, path: string): Promise<{ status: number; t
 }
 
 /**
- * Runs `nebula-br-webhook serve` as its own process, as a user would, and waits until it
- * answers on its port (`/healthz`; with `waitReady`, `/readyz`), or on its --metrics-port
- * when given one (with --client-ca, the HTTPS port wants a client certificate).
- */
-/**
  * The image's node flags this node knows: `make test` falls back to the machine's Node.js when
  * the image's cannot be fetched, and 20 has no --max-old-space-size-percentage.
  */
@@ -61,6 +56,11 @@ function shippedFlagsKnownHere(): string[] {
   );
 }
 
+/**
+ * Runs `nebula-br-webhook serve` as its own process, as a user would, and waits until it
+ * answers on its port (`/healthz`; with `waitReady`, `/readyz`), or on its --metrics-port
+ * when given one (with --client-ca, the HTTPS port wants a client certificate).
+ */
 export async function startServeProcess(
   args: readonly string[],
   options: {
