@@ -17,7 +17,8 @@
  * bench/before.json when that file exists.
  *
  * Environment: BENCH_SECONDS (5 per load run), BENCH_ROUNDS (3), BENCH_SOAK_SECONDS (120),
- * BENCH_API_ROUNDS (5), BENCH_API_PER_ROUND (200), BENCH_LIVE_CLUSTERS (10000),
+ * BENCH_API_ROUNDS (5), BENCH_API_PER_ROUND (200), BENCH_API_IDLE_SAMPLES (8) creates per object and
+ * admission each after BENCH_API_IDLE_GAP_MS (7000) of quiet, BENCH_LIVE_CLUSTERS (10000),
  * BENCH_IDLE_SECONDS (60); BENCH_AUDIT_OBJECTS (100000: guarded Jobs the audit reads; creating
  * them takes minutes, and etcd holds about 0.5 GiB of its 2 GiB quota);
  * BENCH_ONLY=audit or BENCH_ONLY=live: only the audit section, or only the live view and the
@@ -58,7 +59,7 @@ import { constantRate, type RateResult } from "./constant-rate.js";
 import { IMAGE_ENV, IMAGE_NODE_FLAGS } from "./image-runtime.js";
 import { fillWithClusters } from "./live-clusters.js";
 import { operatorClusterWithStatus } from "./operator-objects.js";
-import { type Results, report } from "./report.js";
+import { type IdleFigures, type Results, report } from "./report.js";
 import {
   brWorkload,
   distinct,
@@ -75,6 +76,9 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const SOAK_SECONDS = Number(process.env.BENCH_SOAK_SECONDS ?? 120);
 const API_ROUNDS = Number(process.env.BENCH_API_ROUNDS ?? 5);
 const API_PER_ROUND = Number(process.env.BENCH_API_PER_ROUND ?? 200);
+/** Creates per object and admission made one at a time after an idle gap, and the gap. */
+const API_IDLE_SAMPLES = Number(process.env.BENCH_API_IDLE_SAMPLES ?? 8);
+const API_IDLE_GAP_MS = Number(process.env.BENCH_API_IDLE_GAP_MS ?? 7000);
 const LIVE_CLUSTERS = Number(process.env.BENCH_LIVE_CLUSTERS ?? 10_000);
 /** How long the live webhook is left idle after its sync, RSS sampled every 5 s. */
 const IDLE_SECONDS = Number(process.env.BENCH_IDLE_SECONDS ?? 60);
@@ -417,6 +421,7 @@ async function liveScale(dir: string, ca: string, webhookArgs: (port: number) =>
       { webhook: webhook.child.pid as number, floor: floor.child.pid as number },
       API_ROUNDS,
       API_PER_ROUND,
+      { samples: API_IDLE_SAMPLES, gapMs: API_IDLE_GAP_MS },
       log,
     );
     await floor.stop();
@@ -744,11 +749,26 @@ function summarize(comparison: Comparison) {
       };
     }
   }
+  const afterIdle: Record<string, Record<string, IdleFigures>> = {};
+  for (const object of OBJECTS) {
+    const figures: Record<string, IdleFigures> = {};
+    afterIdle[object] = figures;
+    for (const variant of VARIANTS) {
+      const all = [...comparison.afterIdle[object][variant]].sort((a, b) => a - b);
+      figures[variant] = {
+        requests: all.length,
+        p50Ms: quantile(all, 0.5),
+        maxMs: round2(all.at(-1) ?? 0),
+      };
+    }
+  }
   return {
     rounds: comparison.rounds,
     perRound: comparison.perRound,
     webhookConnectionsToApiServer: comparison.webhookConnectionsToApiServer,
     results: out,
+    idleGapMs: comparison.idleGapMs,
+    afterIdle,
   };
 }
 

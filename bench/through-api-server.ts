@@ -7,6 +7,7 @@
 import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { Agent, request } from "node:https";
 import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { KubeConfig } from "@kubernetes/client-node";
 import { parseAllDocuments, stringify } from "yaml";
 import type { KubeObject } from "../src/kube/objects.js";
@@ -41,6 +42,10 @@ export interface Comparison {
   readonly webhookConnectionsToApiServer: number;
   /** [object][variant] → one batch per round. */
   readonly batches: Record<ObjectName, Record<Variant, Batch[]>>;
+  /** How long every connection was left idle before each create of `afterIdle`. */
+  readonly idleGapMs: number;
+  /** [object][variant] → the latency of each create made after `idleGapMs` of quiet. */
+  readonly afterIdle: Record<ObjectName, Record<Variant, number[]>>;
 }
 
 /**
@@ -242,25 +247,29 @@ function apiServerClient(plane: ControlPlane) {
 
 /**
  * `rounds` rounds; in each, for each object, `perRound` sequential creates per variant, the
- * variants in a different order each round.
+ * variants in a different order each round. Then `idle.samples` creates per object and
+ * variant, each after `idle.gapMs` in which nothing was admitted: how users mostly meet a
+ * webhook, one `kubectl apply` now and then, on connections that sat idle.
  */
 export async function compare(
   plane: ControlPlane,
   pids: { webhook: number; floor: number },
   rounds: number,
   perRound: number,
+  idle: { samples: number; gapMs: number },
   log: (message: string) => void,
 ): Promise<Comparison> {
   const apiServerPid = Number(readFileSync(join(plane.dir, "kube-apiserver.pid"), "utf8").trim());
   const client = apiServerClient(plane);
-  const empty = () =>
-    Object.fromEntries(VARIANTS.map((variant) => [variant, []])) as unknown as Record<
-      Variant,
-      Batch[]
-    >;
+  const empty = <T>() =>
+    Object.fromEntries(VARIANTS.map((variant) => [variant, []])) as unknown as Record<Variant, T[]>;
   const batches: Record<ObjectName, Record<Variant, Batch[]>> = {
-    restore: empty(),
-    brJob: empty(),
+    restore: empty<Batch>(),
+    brJob: empty<Batch>(),
+  };
+  const afterIdle: Record<ObjectName, Record<Variant, number[]>> = {
+    restore: empty<number>(),
+    brJob: empty<number>(),
   };
   let sequence = 0;
   const failures: string[] = [];
@@ -299,10 +308,36 @@ export async function compare(
           batches[object][variant].push(await batch(object, variant, perRound));
       log(`through the API server: round ${round + 1}/${rounds} done`);
     }
+    for (let sample = 0; sample < idle.samples; sample++) {
+      await sleep(idle.gapMs);
+      // Our own connection to the API server may have been closed meanwhile: a create no
+      // webhook sees opens it again, so the measured ones pay only their admission's idle cost.
+      const warm = createRequest("brJob", "none", sequence++);
+      await client.post(warm.path, warm.body);
+      for (const object of OBJECTS) {
+        for (const variant of VARIANTS) {
+          const { path, body } = createRequest(object, variant, sequence++);
+          const answer = await client.post(path, body);
+          if (answer.status === 201) afterIdle[object][variant].push(answer.ms);
+          else if (failures.length < 3)
+            failures.push(
+              `${object} ${variant} after idle: ${answer.status} ${answer.text.slice(0, 300)}`,
+            );
+        }
+      }
+    }
+    log(`through the API server: ${idle.samples} creates each after ${idle.gapMs} ms idle done`);
   } finally {
     client.close();
   }
   if (failures.length > 0) log(`through the API server: failures, e.g. ${failures.join(" | ")}`);
   const webhookConnectionsToApiServer = connectionsTo(pids.webhook, client.port);
-  return { rounds, perRound, webhookConnectionsToApiServer, batches };
+  return {
+    rounds,
+    perRound,
+    webhookConnectionsToApiServer,
+    batches,
+    idleGapMs: idle.gapMs,
+    afterIdle,
+  };
 }
