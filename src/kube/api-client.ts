@@ -1,11 +1,14 @@
 import { statSync } from "node:fs";
+import type { AgentOptions } from "node:https";
 import {
   type ApiConstructor,
   type ApiType,
+  type Cluster,
   type KubeConfig,
   type RequestContext,
   Watch,
 } from "@kubernetes/client-node";
+import { Agent } from "undici";
 
 type Dispatcher = NonNullable<ReturnType<RequestContext["getDispatcher"]>>;
 
@@ -17,6 +20,15 @@ interface SharedPool {
 
 const keptAlive = new WeakMap<KubeConfig, KubeConfig>();
 const pools = new WeakMap<KubeConfig, SharedPool>();
+
+/**
+ * How long a connection to the API server is kept while idle. undici's default, 4 s, closed
+ * it between two restores a few seconds apart, so a Secret read mostly paid a new TLS
+ * handshake with the client certificate (bench/README.md, "After an idle gap"). The API
+ * server closes idle connections after 90 s (its IdleTimeout): under that, we close first
+ * and never send on a connection the server is closing.
+ */
+export const API_IDLE_KEEP_MS = 60_000;
 
 /**
  * An API client of `kubeConfig` whose requests share one kept-alive connection pool with
@@ -45,18 +57,25 @@ export async function closeApiConnections(kubeConfig: KubeConfig): Promise<void>
   await pool?.dispatcher.close().catch(() => {});
 }
 
+/** client-node's KubeConfig.createDispatcher, private in its types. */
+interface ClientNodeDispatcherMaker {
+  createDispatcher(cluster: Cluster | null, agentOptions: AgentOptions): Dispatcher | undefined;
+}
+
 /**
  * `kubeConfig` as client-node reads it (same clusters, users, authenticators, token refresh),
  * except that requests go through one shared dispatcher. client-node still computes the
  * headers and builds its dispatcher for each request; the first one is kept and used for
  * all, and the later ones, which never connected, are dropped. When the TLS material changes
  * (a rotated certificate file), the next request starts a new pool and the old one closes.
+ * The pool keeps an idle connection API_IDLE_KEEP_MS, not undici's 4 s.
  */
 function sharedConnections(kubeConfig: KubeConfig): KubeConfig {
   let shared = keptAlive.get(kubeConfig);
   if (!shared) {
     const applySecurityAuthentication = async (context: RequestContext): Promise<void> => {
-      await kubeConfig.applySecurityAuthentication(context);
+      // On `shared`, so that client-node makes its dispatcher with the method below.
+      await kubeConfig.applySecurityAuthentication.call(shared, context);
       const fresh = context.getDispatcher();
       if (fresh === undefined) return; // no TLS settings: undici's global pool, already shared
       const key = connectionKey(kubeConfig);
@@ -72,6 +91,19 @@ function sharedConnections(kubeConfig: KubeConfig): KubeConfig {
     // through the prototype) but for where its requests are sent from.
     shared = Object.create(kubeConfig, {
       applySecurityAuthentication: { value: applySecurityAuthentication },
+      // client-node's own, private method (it makes the dispatcher of each request), called
+      // on `this`: its direct connections keep idle sockets API_IDLE_KEEP_MS.
+      createDispatcher: {
+        value: (cluster: Cluster | null, agentOptions: AgentOptions) => {
+          const options = kubeConfig.createDispatcherOptions(cluster, agentOptions);
+          return options.type === "agent"
+            ? new Agent({ connect: options.connect, keepAliveTimeout: API_IDLE_KEEP_MS })
+            : (kubeConfig as unknown as ClientNodeDispatcherMaker).createDispatcher(
+                cluster,
+                agentOptions,
+              );
+        },
+      },
     }) as KubeConfig;
     keptAlive.set(kubeConfig, shared);
   }

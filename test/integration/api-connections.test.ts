@@ -91,6 +91,20 @@ describe("one kept-alive connection pool per KubeConfig", () => {
     await closeApiConnections(kubeConfig);
   });
 
+  it("a Secret GET after a pause longer than undici's 4 s still finds its connection open", async () => {
+    // Restores come seconds or minutes apart: each one's Secret read should not pay a new
+    // TLS handshake with the client certificate. (The API server keeps it 90 s.)
+    const kubeConfig = loaded();
+    const core = apiClient(kubeConfig, CoreV1Api);
+    const read = () => core.readNamespacedSecret({ name: "aws-s3-secret", namespace: "nebula" });
+    const before = api.connections();
+    await read();
+    await new Promise((resolve) => setTimeout(resolve, 5_000));
+    await read();
+    assert.equal(api.connections() - before, 1);
+    await closeApiConnections(kubeConfig);
+  });
+
   it("the live cluster view lists, watches and reads Secrets over at most two connections", async () => {
     const kubeConfig = loaded();
     const before = api.connections();

@@ -137,8 +137,13 @@ export async function startClusterApiServer(): Promise<ClusterApiServer> {
       ca: certs.ca.cert,
       requestCert: true,
       rejectUnauthorized: true,
+      // kube-apiserver's IdleTimeout: an idle connection is kept 90 s, not Node's 5 s.
+      keepAliveTimeout: 90_000,
     },
     (req: IncomingMessage, res: ServerResponse) => {
+      // Go's server sends no "Keep-Alive: timeout=…" hint, which clients would go by; Node
+      // adds one unless the response names its Connection itself.
+      res.setHeader("connection", "keep-alive");
       const url = new URL(req.url ?? "/", "https://127.0.0.1");
       requests.push({ path: url.pathname, query: url.searchParams });
       const secret = url.pathname.match(SECRET);
