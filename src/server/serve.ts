@@ -45,7 +45,12 @@ export interface ConnectionLimits {
   readonly headersTimeoutMs: number;
   /** From the start of a request to its last body byte (not the answer: that is the deadline's). */
   readonly requestTimeoutMs: number;
-  /** How long a connection may wait, idle, for its next request. */
+  /**
+   * How long a connection may wait, idle, for its next request. Longer than the API server
+   * keeps an idle connection to a webhook (90 s): then the API server closes first, never
+   * sends on a connection we are closing, and a create after a quiet minute needs no new
+   * TLS handshake (two for a Job, /mutate and /validate).
+   */
   readonly keepAliveTimeoutMs: number;
   /** Connections open at once on the HTTPS port; past it the idle longest is closed. */
   readonly maxConnections: number;
@@ -62,7 +67,7 @@ export const DEFAULT_LIMITS: ConnectionLimits = {
   handshakeTimeoutMs: 5_000,
   headersTimeoutMs: 10_000,
   requestTimeoutMs: 15_000,
-  keepAliveTimeoutMs: 5_000,
+  keepAliveTimeoutMs: 120_000,
   maxConnections: 512,
   maxRequestsPerSocket: 1_000,
 };
