@@ -419,6 +419,7 @@ async function liveScale(dir: string, ca: string, webhookArgs: (port: number) =>
     const comparison = await compare(
       plane,
       { webhook: webhook.child.pid as number, floor: floor.child.pid as number },
+      port,
       API_ROUNDS,
       API_PER_ROUND,
       { samples: API_IDLE_SAMPLES, gapMs: API_IDLE_GAP_MS },
@@ -759,6 +760,7 @@ function summarize(comparison: Comparison) {
         requests: all.length,
         p50Ms: quantile(all, 0.5),
         maxMs: round2(all.at(-1) ?? 0),
+        latenciesMs: comparison.afterIdle[object][variant].map(round2),
       };
     }
   }
@@ -769,6 +771,7 @@ function summarize(comparison: Comparison) {
     results: out,
     idleGapMs: comparison.idleGapMs,
     afterIdle,
+    idleConnectionsOpened: comparison.idleConnectionsOpened,
   };
 }
 

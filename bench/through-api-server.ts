@@ -46,6 +46,8 @@ export interface Comparison {
   readonly idleGapMs: number;
   /** [object][variant] → the latency of each create made after `idleGapMs` of quiet. */
   readonly afterIdle: Record<ObjectName, Record<Variant, number[]>>;
+  /** New connections the API server opened to the webhook for those creates. */
+  readonly idleConnectionsOpened: number;
 }
 
 /**
@@ -173,8 +175,8 @@ function createRequest(object: ObjectName, variant: Variant, i: number) {
   };
 }
 
-/** Established TCP connections of process `pid` to `port` on 127.0.0.1 (Linux /proc). */
-function connectionsTo(pid: number, port: number): number {
+/** Sockets (inodes) of process `pid`. */
+function socketsOf(pid: number): Set<string> {
   const inodes = new Set<string>();
   for (const fd of readdirSync(`/proc/${pid}/fd`)) {
     try {
@@ -184,16 +186,37 @@ function connectionsTo(pid: number, port: number): number {
       // closed meanwhile
     }
   }
-  const remote = `:${port.toString(16).toUpperCase().padStart(4, "0")}`;
-  let count = 0;
+  return inodes;
+}
+
+/** Established TCP connections on this machine: [local, remote, inode] (Linux /proc). */
+function* established(): Generator<[string, string, string]> {
   for (const table of ["/proc/net/tcp", "/proc/net/tcp6"]) {
     for (const line of readFileSync(table, "utf8").split("\n").slice(1)) {
       const f = line.trim().split(/\s+/);
-      // rem_address is field 2, st field 3 (01: established), inode field 9.
-      if (f[2]?.endsWith(remote) && f[3] === "01" && inodes.has(f[9] ?? "")) count++;
+      // local_address is field 1, rem_address 2, st 3 (01: established), inode 9.
+      if (f[3] === "01") yield [f[1] ?? "", f[2] ?? "", f[9] ?? ""];
     }
   }
+}
+
+const hexPort = (port: number) => `:${port.toString(16).toUpperCase().padStart(4, "0")}`;
+
+/** Established TCP connections of process `pid` to `port` on 127.0.0.1. */
+function connectionsTo(pid: number, port: number): number {
+  const inodes = socketsOf(pid);
+  let count = 0;
+  for (const [, remote, inode] of established())
+    if (remote.endsWith(hexPort(port)) && inodes.has(inode)) count++;
   return count;
+}
+
+/** The client ends (address:port) of the connections established to local `port` now. */
+function clientsOf(port: number): string[] {
+  const clients: string[] = [];
+  for (const [local, remote] of established())
+    if (local.endsWith(hexPort(port))) clients.push(remote);
+  return clients;
 }
 
 /** One kept-alive TLS connection to the API server, as kubectl's admin. */
@@ -254,6 +277,7 @@ function apiServerClient(plane: ControlPlane) {
 export async function compare(
   plane: ControlPlane,
   pids: { webhook: number; floor: number },
+  webhookPort: number,
   rounds: number,
   perRound: number,
   idle: { samples: number; gapMs: number },
@@ -271,6 +295,7 @@ export async function compare(
     restore: empty<number>(),
     brJob: empty<number>(),
   };
+  let idleConnectionsOpened = 0;
   let sequence = 0;
   const failures: string[] = [];
   const batch = async (object: ObjectName, variant: Variant, count: number): Promise<Batch> => {
@@ -308,6 +333,9 @@ export async function compare(
           batches[object][variant].push(await batch(object, variant, perRound));
       log(`through the API server: round ${round + 1}/${rounds} done`);
     }
+    // Each connection the API server opens to the webhook has a client port of its own.
+    const apiServerConnections = new Set(clientsOf(webhookPort));
+    const connectionsBefore = apiServerConnections.size;
     for (let sample = 0; sample < idle.samples; sample++) {
       await sleep(idle.gapMs);
       // Our own connection to the API server may have been closed meanwhile: a create no
@@ -318,6 +346,8 @@ export async function compare(
         for (const variant of VARIANTS) {
           const { path, body } = createRequest(object, variant, sequence++);
           const answer = await client.post(path, body);
+          if (variant === "webhook")
+            for (const client of clientsOf(webhookPort)) apiServerConnections.add(client);
           if (answer.status === 201) afterIdle[object][variant].push(answer.ms);
           else if (failures.length < 3)
             failures.push(
@@ -326,6 +356,7 @@ export async function compare(
         }
       }
     }
+    idleConnectionsOpened = apiServerConnections.size - connectionsBefore;
     log(`through the API server: ${idle.samples} creates each after ${idle.gapMs} ms idle done`);
   } finally {
     client.close();
@@ -339,5 +370,6 @@ export async function compare(
     batches,
     idleGapMs: idle.gapMs,
     afterIdle,
+    idleConnectionsOpened,
   };
 }
