@@ -72,6 +72,8 @@ export const DEFAULT_LIMITS: ConnectionLimits = {
   maxRequestsPerSocket: 1_000,
 };
 const CHECK_INTERVAL_MS = 1_000;
+/** While shutting down, how often connections that finished their request are closed. */
+const IDLE_SWEEP_MS = 100;
 /** The plain-HTTP port answers kubelet and Prometheus: a few connections are plenty. */
 const METRICS_MAX_CONNECTIONS = 32;
 
@@ -146,6 +148,10 @@ export async function serve(options: ServeOptions): Promise<ServeResult> {
       connectionsCheckingInterval: CHECK_INTERVAL_MS,
     },
     (req, res) => {
+      // Shutting down: answer, then close the connection (Connection: close), so that the API
+      // server moves to the other replicas at once instead of on its next request finding the
+      // connection closed under it.
+      if (closing) res.shouldKeepAlive = false;
       const stage = admissionStage(req);
       if (stage) admission(req, res, stage);
       else app(req, res);
@@ -217,8 +223,12 @@ export async function serve(options: ServeOptions): Promise<ServeResult> {
         stopWatching();
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeIdleConnections();
+        // A connection busy now is idle once its answer is sent: close it then, not when its
+        // keep-alive (longer than the API server's) runs out.
+        const sweep = setInterval(() => server.closeIdleConnections(), IDLE_SWEEP_MS);
         const forced = setTimeout(() => server.closeAllConnections(), graceMs);
         await closed;
+        clearInterval(sweep);
         clearTimeout(forced);
         if (metricsServer) {
           const stopped = new Promise<void>((resolve) => metricsServer?.close(() => resolve()));

@@ -179,6 +179,74 @@ describe("idle connections of the API server", () => {
   });
 });
 
+describe("kept-alive connections at shutdown", () => {
+  it("are answered with Connection: close during the delay, closed once the answer in flight is sent, and do not hold the shutdown for their keep-alive", async () => {
+    const { server } = await start();
+    const open = () => {
+      const socket = tlsConnect({
+        host: "127.0.0.1",
+        port: server.port,
+        ca: server.caPem as string,
+        servername: "localhost",
+      });
+      const seen = { text: "", closed: false };
+      socket.on("data", (chunk: Buffer) => {
+        seen.text += chunk.toString("latin1");
+      });
+      socket.on("close", () => {
+        seen.closed = true;
+      });
+      socket.on("error", () => {});
+      return { socket, seen };
+    };
+    const until = async (done: () => boolean, ms: number) => {
+      for (let waited = 0; waited < ms && !done(); waited += 20) await sleep(20);
+      return done();
+    };
+    const healthz = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+    const review = JSON.stringify(admissionReview(example("restore-accepted.yaml")));
+    const busy = open();
+    const idle = open();
+    try {
+      for (const { socket, seen } of [busy, idle]) {
+        socket.write(healthz);
+        assert.ok(await until(() => /HTTP\/1\.1 200/.test(seen.text), 2000));
+        assert.match(seen.text, /Connection: keep-alive/i);
+        seen.text = "";
+      }
+      // A request in flight: headers and half its body.
+      busy.socket.write(
+        `POST /validate HTTP/1.1\r\nHost: x\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(review)}\r\n\r\n${review.slice(0, 100)}`,
+      );
+      const started = Date.now();
+      const closing = server.close(20_000, 600);
+
+      // During the delay the replica still serves, but tells the API server to go elsewhere.
+      await sleep(200);
+      idle.socket.write(healthz);
+      assert.ok(await until(() => idle.seen.closed, 2000), "closed after its answer");
+      assert.match(idle.seen.text, /HTTP\/1\.1 200/);
+      assert.match(idle.seen.text, /Connection: close/i);
+
+      // After it: the request in flight is answered, then its connection closed.
+      await sleep(700);
+      assert.equal(busy.seen.closed, false, "the request in flight was cut");
+      busy.socket.write(review.slice(100));
+      assert.ok(await until(() => /HTTP\/1\.1 200/.test(busy.seen.text), 2000), "answered");
+      const answered = Date.now();
+      assert.ok(await until(() => busy.seen.closed, 1000), "closed after its answer");
+      await closing;
+      const took = Date.now() - started;
+      assert.ok(took < 5_000, `shutdown took ${took} ms, grace 20 s`);
+      assert.ok(Date.now() - answered < 1_000);
+    } finally {
+      busy.socket.destroy();
+      idle.socket.destroy();
+      await server.close(0);
+    }
+  });
+});
+
 describe("connection cap", () => {
   const CAP = 50;
 
