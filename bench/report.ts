@@ -760,6 +760,17 @@ the difference below may also be file pages the kernel took back at the limit.
 | the chart's limit as a memory cgroup, the image's flags, instead of \`--max-old-space-size=128 --max-semi-space-size=1\` | serve's peak RSS through its audit of 100,000 Jobs / killed at the limit | 263 MiB / (no limit to kill at) | 220.8 and 243.1 MiB in two runs (anonymous up to 182.1 MiB) / no, with the cgroup charged to its limit |
 | the image's entrypoint adds \`--max-old-space-size-percentage=50\`: V8's old space at half the cgroup's limit, not about all of it | serve's peak RSS / anonymous through its audit, 10,000 Jobs; 100,000 Jobs (two runs each way) | 164.8 / 104.1 MiB; 220.8 and 243.1 / 182.1 MiB (the first run did not record RssAnon) | 162.1–164.6 / 104.9 MiB; 207.8 and 218.2 / 149.6 and 156.5 MiB, and V8 now runs out of room before the pod does |
 
+The fifth pass (2026-11-27): idle connections, measured with the creates after an idle gap
+(below the comparison). Before: 86bc7ed; after: both keep-alives. Three runs each way, the live
+section only (\`BENCH_ONLY=live\`): 8 creates per object after 7 s gaps with 10,000 clusters,
+20 after 6 s gaps with 500, 12 after 6 s gaps with 10,000.
+
+| change | figure | before | after |
+|---|---|---|---|
+| the webhook keeps an idle connection 120 s (was 5 s), longer than the API server's 90 s | new connections the API server opened to the webhook for 24 creates, one pair after each of 12 gaps of 6 s | 12 | 0 |
+| the same | br-ent Job after a gap: added p50 over no policy, three runs | 2.95 / 3.61 / 5.98 ms | 4.84 / 4.32 / 4.42 ms: no change this machine can tell from its noise |
+| the webhook's connection to the API server is kept idle 60 s (was undici's 4 s), and the above | NebulaRestore (its Secret read) after a gap: added p50 over no policy, three runs | 10.02 / 9.41 / 11.32 ms | 4.70 / 5.73 / 5.98 ms |
+
 Restore p99s through the API server vary from run to run on this machine: 8.9 to 24.9 ms in
 three runs before the watch-cache reads, 9.46 ms in the one run after; one run proves nothing.
 
