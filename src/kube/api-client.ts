@@ -24,11 +24,11 @@ const pools = new WeakMap<KubeConfig, SharedPool>();
 /**
  * How long a connection to the API server is kept while idle. undici's default, 4 s, closed
  * it between two restores a few seconds apart, so a Secret read mostly paid a new TLS
- * handshake with the client certificate (bench/README.md, "After an idle gap"). The API
+ * handshake with the client certificate (bench/README.md, "The fifth pass"). The API
  * server closes idle connections after 90 s (its IdleTimeout): under that, we close first
  * and never send on a connection the server is closing.
  */
-export const API_IDLE_KEEP_MS = 60_000;
+const API_IDLE_KEEP_MS = 60_000;
 
 /**
  * An API client of `kubeConfig` whose requests share one kept-alive connection pool with
