@@ -46,7 +46,7 @@ export interface ConnectionLimits {
   /** From the start of a request to its last body byte (not the answer: that is the deadline's). */
   readonly requestTimeoutMs: number;
   /**
-   * How long a connection may wait, idle, for its next request. Longer than the API server
+   * How long a connection to the HTTPS port may wait, idle, for its next request. Longer than the API server
    * keeps an idle connection to a webhook (90 s): then the API server closes first, never
    * sends on a connection we are closing, and a create after a quiet minute needs no new
    * TLS handshake (two for a Job, /mutate and /validate).
@@ -76,6 +76,11 @@ const CHECK_INTERVAL_MS = 1_000;
 const IDLE_SWEEP_MS = 100;
 /** The plain-HTTP port answers kubelet and Prometheus: a few connections are plenty. */
 const METRICS_MAX_CONNECTIONS = 32;
+/**
+ * Its clients are not the API server: a scraper that keeps connections longer would only hold
+ * some of those 32 (past them, kubelet's probes are refused).
+ */
+const METRICS_KEEP_ALIVE_MS = 5_000;
 
 export interface RunningServer {
   readonly server: Server;
@@ -187,7 +192,7 @@ export async function serve(options: ServeOptions): Promise<ServeResult> {
       {
         headersTimeout: Math.min(limits.headersTimeoutMs, limits.requestTimeoutMs),
         requestTimeout: limits.requestTimeoutMs,
-        keepAliveTimeout: limits.keepAliveTimeoutMs,
+        keepAliveTimeout: METRICS_KEEP_ALIVE_MS,
         connectionsCheckingInterval: CHECK_INTERVAL_MS,
       },
       app,

@@ -99,7 +99,8 @@ describe("one kept-alive connection pool per KubeConfig", () => {
     const read = () => core.readNamespacedSecret({ name: "aws-s3-secret", namespace: "nebula" });
     const before = api.connections();
     await read();
-    await new Promise((resolve) => setTimeout(resolve, 5_000));
+    // undici's timers tick about every 0.5 s: well past its 4 s.
+    await new Promise((resolve) => setTimeout(resolve, 6_000));
     await read();
     assert.equal(api.connections() - before, 1);
     await closeApiConnections(kubeConfig);

@@ -218,6 +218,7 @@ describe("kept-alive connections at shutdown", () => {
       busy.socket.write(
         `POST /validate HTTP/1.1\r\nHost: x\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(review)}\r\n\r\n${review.slice(0, 100)}`,
       );
+      await sleep(200); // the server has the request before it starts to shut down
       const started = Date.now();
       const closing = server.close(20_000, 600);
 
@@ -234,6 +235,8 @@ describe("kept-alive connections at shutdown", () => {
       busy.socket.write(review.slice(100));
       assert.ok(await until(() => /HTTP\/1\.1 200/.test(busy.seen.text), 2000), "answered");
       const answered = Date.now();
+      // It came before the shutdown, so it was answered to be kept: the server closes it.
+      assert.match(busy.seen.text, /Connection: keep-alive/i);
       assert.ok(await until(() => busy.seen.closed, 1000), "closed after its answer");
       await closing;
       const took = Date.now() - started;
