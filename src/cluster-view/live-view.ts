@@ -193,13 +193,17 @@ export class LiveClusterView implements ClusterView {
     signal: AbortSignal,
   ): Promise<Lookup<NebulaBackupFacts>> {
     this.options.onApiCall?.("get", "nebulabackups");
-    const request = this.custom.getNamespacedCustomObject({
-      group: GROUP,
-      version: VERSION,
-      namespace: ref.namespace,
-      plural: "nebulabackups",
-      name: ref.name,
-    });
+    const request = retryWhenAsked(
+      () =>
+        this.custom.getNamespacedCustomObject({
+          group: GROUP,
+          version: VERSION,
+          namespace: ref.namespace,
+          plural: "nebulabackups",
+          name: ref.name,
+        }),
+      2,
+    );
     return this.withTimeout("the NebulaBackup", request, signal, (object) => {
       const facts = nebulaBackupFacts(object as KubeObject);
       return facts ? found(facts) : absent;
@@ -235,9 +239,14 @@ export class LiveClusterView implements ClusterView {
     freshness: Freshness,
   ): Promise<Lookup<SecretFacts>> {
     this.options.onApiCall?.("get", "secrets");
-    const request = this.core.readNamespacedSecret(
-      { name: ref.name, namespace: ref.namespace },
-      readOptions(freshness),
+    // Sent again once if its connection is dropped under it, within the same time-out.
+    const request = retryWhenAsked(
+      () =>
+        this.core.readNamespacedSecret(
+          { name: ref.name, namespace: ref.namespace },
+          readOptions(freshness),
+        ),
+      2,
     );
     return this.withTimeout("the Secret", request, signal, (secret) => {
       const facts = secretFacts(secret as KubeObject);

@@ -134,3 +134,32 @@ describe("one kept-alive connection pool per KubeConfig", () => {
     }
   });
 });
+
+describe("a connection dropped under a read", () => {
+  it("a Secret read is sent again over a new connection, not reported unavailable", async () => {
+    // A kept-alive connection closed by an API server restart or a load balancer just as a
+    // restore's Secret read went out: the read is repeated, as Go's transport repeats reads.
+    const kubeConfig = loaded();
+    const view = new LiveClusterView({
+      kubeConfig,
+      logger: createLogger("silent"),
+      secretTimeoutMs: 2000,
+    });
+    await view.start();
+    try {
+      const before = api.connections();
+      // Two: undici itself sends a read again once when a kept-alive connection it reused
+      // drops, but not when the new connection it opened for that drops too.
+      api.dropNext(2);
+      const snapshot = await view.snapshot(
+        [{ namespace: "nebula", name: "aws-s3-secret" }],
+        new AbortController().signal,
+      );
+      assert.equal(snapshot.secret("nebula", "aws-s3-secret").state, "found");
+      assert.ok(api.connections() - before >= 1, "sent again over a new connection");
+    } finally {
+      await view.stop();
+      await closeApiConnections(kubeConfig);
+    }
+  });
+});

@@ -50,6 +50,11 @@ export interface ClusterApiServer {
   holdListPagesAfterFirst(): () => void;
   /** Answers NebulaCluster lists with this HTTP status while set (undefined: normally). */
   failLists(status: number | undefined): void;
+  /**
+   * Drops the connection of the next `count` requests without an answer, as a kept-alive
+   * connection closed under a request by a restart or a load balancer.
+   */
+  dropNext(count: number): void;
   close(): Promise<void>;
 }
 
@@ -69,6 +74,7 @@ export async function startClusterApiServer(): Promise<ClusterApiServer> {
   let connections = 0;
   let hold: Promise<void> | undefined;
   let listStatus: number | undefined;
+  let toDrop = 0;
 
   const status = (res: ServerResponse, code: number, reason: string) => {
     res.writeHead(code, { "content-type": "application/json" });
@@ -144,6 +150,11 @@ export async function startClusterApiServer(): Promise<ClusterApiServer> {
       // Go's server sends no "Keep-Alive: timeout=…" hint, which clients would go by; Node
       // adds one unless the response names its Connection itself.
       res.setHeader("connection", "keep-alive");
+      if (toDrop > 0) {
+        toDrop--;
+        req.socket.destroy();
+        return;
+      }
       const url = new URL(req.url ?? "/", "https://127.0.0.1");
       requests.push({ path: url.pathname, query: url.searchParams });
       const secret = url.pathname.match(SECRET);
@@ -238,6 +249,9 @@ current-context: stand-in
     },
     failLists(code) {
       listStatus = code;
+    },
+    dropNext(count) {
+      toDrop = count;
     },
     async close() {
       for (const res of openWatches) res.destroy();
