@@ -347,7 +347,7 @@ export async function compare(
           const { path, body } = createRequest(object, variant, sequence++);
           const answer = await client.post(path, body);
           if (variant === "webhook")
-            for (const client of clientsOf(webhookPort)) apiServerConnections.add(client);
+            for (const peer of clientsOf(webhookPort)) apiServerConnections.add(peer);
           if (answer.status === 201) afterIdle[object][variant].push(answer.ms);
           else if (failures.length < 3)
             failures.push(
