@@ -193,30 +193,32 @@ export class LiveClusterView implements ClusterView {
     signal: AbortSignal,
   ): Promise<Lookup<NebulaBackupFacts>> {
     this.options.onApiCall?.("get", "nebulabackups");
-    const request = retryWhenAsked(
-      () =>
-        this.custom.getNamespacedCustomObject({
-          group: GROUP,
-          version: VERSION,
-          namespace: ref.namespace,
-          plural: "nebulabackups",
-          name: ref.name,
-        }),
-      2,
-    );
-    return this.withTimeout("the NebulaBackup", request, signal, (object) => {
+    const get = () =>
+      this.custom.getNamespacedCustomObject({
+        group: GROUP,
+        version: VERSION,
+        namespace: ref.namespace,
+        plural: "nebulabackups",
+        name: ref.name,
+      });
+    return this.withTimeout("the NebulaBackup", get, signal, (object) => {
       const facts = nebulaBackupFacts(object as KubeObject);
       return facts ? found(facts) : absent;
     });
   }
 
-  /** Races an API call against the request's signal and the Secret time-out; 404 is `absent`. */
+  /**
+   * Races a GET against the request's signal and the Secret time-out; 404 is `absent`. The
+   * GET is sent again once, within the same time-out, if the API server asks (429, 503) or
+   * its connection is dropped under it (retryWhenAsked).
+   */
   private async withTimeout<T, R>(
     what: string,
-    request: Promise<T>,
+    get: () => Promise<T>,
     signal: AbortSignal,
     toLookup: (value: T) => Lookup<R>,
   ): Promise<Lookup<R>> {
+    const request = retryWhenAsked(get, 2);
     const timeout = AbortSignal.any([signal, AbortSignal.timeout(this.options.secretTimeoutMs)]);
     const aborted = new Promise<never>((_, reject) => {
       const onAbort = () => reject(new Error("the API server did not answer in time"));
@@ -239,16 +241,12 @@ export class LiveClusterView implements ClusterView {
     freshness: Freshness,
   ): Promise<Lookup<SecretFacts>> {
     this.options.onApiCall?.("get", "secrets");
-    // Sent again once if its connection is dropped under it, within the same time-out.
-    const request = retryWhenAsked(
-      () =>
-        this.core.readNamespacedSecret(
-          { name: ref.name, namespace: ref.namespace },
-          readOptions(freshness),
-        ),
-      2,
-    );
-    return this.withTimeout("the Secret", request, signal, (secret) => {
+    const get = () =>
+      this.core.readNamespacedSecret(
+        { name: ref.name, namespace: ref.namespace },
+        readOptions(freshness),
+      );
+    return this.withTimeout("the Secret", get, signal, (secret) => {
       const facts = secretFacts(secret as KubeObject);
       return facts ? found(facts) : absent;
     });
