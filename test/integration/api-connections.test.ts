@@ -38,6 +38,13 @@ const loaded = () => {
   return kubeConfig;
 };
 
+const liveView = (kubeConfig: KubeConfig) =>
+  new LiveClusterView({ kubeConfig, logger: createLogger("silent"), secretTimeoutMs: 2000 });
+
+/** The view's snapshot with the Secret a restore reads. */
+const withSecret = (view: LiveClusterView) =>
+  view.snapshot([{ namespace: "nebula", name: "aws-s3-secret" }], new AbortController().signal);
+
 describe("one kept-alive connection pool per KubeConfig", () => {
   it(`${GETS} Secret GETs one after another open one TLS connection, not ${GETS}`, async (t) => {
     const kubeConfig = loaded();
@@ -109,19 +116,12 @@ describe("one kept-alive connection pool per KubeConfig", () => {
   it("the live cluster view lists, watches and reads Secrets over at most two connections", async () => {
     const kubeConfig = loaded();
     const before = api.connections();
-    const view = new LiveClusterView({
-      kubeConfig,
-      logger: createLogger("silent"),
-      secretTimeoutMs: 2000,
-    });
+    const view = liveView(kubeConfig);
     await view.start();
     try {
       for (let i = 0; i < GETS; i++) {
         await nextTurn();
-        const snapshot = await view.snapshot(
-          [{ namespace: "nebula", name: "aws-s3-secret" }],
-          new AbortController().signal,
-        );
+        const snapshot = await withSecret(view);
         assert.equal(snapshot.secret("nebula", "aws-s3-secret").state, "found");
         assert.equal(snapshot.nebulaCluster("nebula", "nebula").state, "found");
       }
@@ -140,21 +140,14 @@ describe("a connection dropped under a read", () => {
     // A kept-alive connection closed by an API server restart or a load balancer just as a
     // restore's Secret read went out: the read is repeated, as Go's transport repeats reads.
     const kubeConfig = loaded();
-    const view = new LiveClusterView({
-      kubeConfig,
-      logger: createLogger("silent"),
-      secretTimeoutMs: 2000,
-    });
+    const view = liveView(kubeConfig);
     await view.start();
     try {
       const before = api.connections();
       // Two: undici itself sends a read again once when a kept-alive connection it reused
       // drops, but not when the new connection it opened for that drops too.
       api.dropNext(2);
-      const snapshot = await view.snapshot(
-        [{ namespace: "nebula", name: "aws-s3-secret" }],
-        new AbortController().signal,
-      );
+      const snapshot = await withSecret(view);
       assert.equal(snapshot.secret("nebula", "aws-s3-secret").state, "found");
       assert.ok(api.connections() - before >= 1, "sent again over a new connection");
     } finally {
