@@ -1,4 +1,4 @@
-import { readFile, writeFile } from "node:fs/promises";
+import { readFile, rename, writeFile } from "node:fs/promises";
 import { createSecureContext } from "node:tls";
 import type { KubeConfig } from "@kubernetes/client-node";
 import type { Logger } from "pino";
@@ -150,7 +150,7 @@ export async function serveCommand(
   });
   if (!started.ok) fail(started.reason);
   if (flags.caOut && started.running.caPem) {
-    const error = await writeFile(flags.caOut, started.running.caPem).then(
+    const error = await writeWhole(flags.caOut, started.running.caPem).then(
       () => undefined,
       (e: Error) => e.message,
     );
@@ -274,4 +274,15 @@ function releaseStartUpMemory(view: ClusterView, logger: Logger): () => boolean 
   }, 100);
   waiting.unref(); // never what keeps the process alive
   return () => done;
+}
+
+/**
+ * Writes `text` to `file` whole or not at all (a new file, then renamed over it): whoever polls
+ * for --ca-out, as a script waiting for the webhook does, never reads it empty or half
+ * written. Seen: a client that read it between creation and write trusted no CA and failed.
+ */
+async function writeWhole(file: string, text: string): Promise<void> {
+  const partial = `${file}.${process.pid}.partial`;
+  await writeFile(partial, text);
+  await rename(partial, file);
 }
