@@ -8,7 +8,8 @@
  * - A real kube-apiserver holding 10,000 NebulaClusters as the operator stores them (≈7 KB
  *   each, with status): the live view's sync time, peak and idle RSS, the longest /healthz
  *   stall while it syncs; then server-side dry-run creates through the API server with no
- *   policy, with a ValidatingAdmissionPolicy and with the webhook, interleaved.
+ *   policy, with a ValidatingAdmissionPolicy, with a do-nothing webhook (the floor), with the
+ *   same server giving the webhook's own answers, and with the webhook, interleaved.
  * - The audit at scale (bench/audit-scale.ts): its own API server filled with 10,000, then
  *   BENCH_AUDIT_OBJECTS, br-ent backup Jobs; after each step `audit -A -o json` and `audit -A`
  *   run as a user runs them (wall time, LIST pages, verdicts, peak RSS and heap), then serve's
@@ -69,7 +70,15 @@ import {
   targetOf,
   unrelatedJob,
 } from "./requests.js";
-import { type Comparison, compare, OBJECTS, prepare, VARIANTS } from "./through-api-server.js";
+import {
+  answerCreates,
+  type Comparison,
+  compare,
+  OBJECTS,
+  prepare,
+  VARIANTS,
+  webhookAnswers,
+} from "./through-api-server.js";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -408,17 +417,50 @@ async function liveScale(dir: string, ca: string, webhookArgs: (port: number) =>
       async () => (await post(floorPort, ca, "/", { request: { uid: "x" } })).status === 200,
       join(dir, "floor.log"),
     );
-    prepare(plane, { webhook: port, floor: floorPort }, ca, (name, namespace) => ({
-      ...operatorClusterWithStatus(1, NAMESPACES),
-      metadata: { name, namespace },
-    }));
+    const answerPort = await freePort();
+    prepare(
+      plane,
+      { webhook: port, floor: floorPort, answer: answerPort },
+      ca,
+      (name, namespace) => ({
+        ...operatorClusterWithStatus(1, NAMESPACES),
+        metadata: { name, namespace },
+      }),
+    );
     await sleep(2000); // the API server picks up the webhook configurations and the policy
+    // The webhook's own answers, asked of it now, for the do-nothing server to give (untimed).
+    const answersFile = join(dir, "answers.json");
+    await writeFile(
+      answersFile,
+      JSON.stringify(
+        await webhookAnswers(
+          async (path, review) => (await post(port, ca, path, review)).body as object,
+          answerCreates(API_ROUNDS, API_PER_ROUND),
+        ),
+      ),
+    );
+    const answering = await startPinned(
+      [
+        "dist/bench/baseline-server.js",
+        String(answerPort),
+        join(dir, "tls.crt"),
+        join(dir, "tls.key"),
+        answersFile,
+      ],
+      answerPort,
+      async () => (await post(answerPort, ca, "/", { request: { uid: "x" } })).status === 200,
+      join(dir, "answer.log"),
+    );
     log(
       `through the API server: ${API_ROUNDS} rounds of ${API_PER_ROUND} dry-run creates per object and variant`,
     );
     const comparison = await compare(
       plane,
-      { webhook: webhook.child.pid as number, floor: floor.child.pid as number },
+      {
+        webhook: webhook.child.pid as number,
+        floor: floor.child.pid as number,
+        answer: answering.child.pid as number,
+      },
       port,
       API_ROUNDS,
       API_PER_ROUND,
@@ -426,6 +468,7 @@ async function liveScale(dir: string, ca: string, webhookArgs: (port: number) =>
       log,
     );
     await floor.stop();
+    await answering.stop();
 
     const callsBefore = await apiCallsMade(port, ca);
     const jobLoad = await load(

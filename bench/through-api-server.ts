@@ -9,7 +9,9 @@ import { Agent, request } from "node:https";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { KubeConfig } from "@kubernetes/client-node";
+import fastJsonPatch, { type Operation } from "fast-json-patch";
 import { parseAllDocuments, stringify } from "yaml";
+import { type AdmissionResponse, reviewFor } from "../src/admission/review.js";
 import type { KubeObject } from "../src/kube/objects.js";
 import { type ControlPlane, kubectlOk, webhookConfigurations } from "../test/e2e/harness.js";
 import { processCpuMs } from "../test/support/measure.js";
@@ -18,9 +20,11 @@ import { brWorkload, restoreV18, type Target } from "./requests.js";
 /**
  * No policy; a ValidatingAdmissionPolicy; a do-nothing https webhook (bench/baseline-server.ts)
  * behind the webhook's own configurations and matchConditions, the floor any webhook so
- * registered pays; and the webhook.
+ * registered pays; the same server giving the webhook's own answers, looked up (what the API
+ * server spends on applying them, apart from what the webhook spends on reaching them); and
+ * the webhook.
  */
-export const VARIANTS = ["none", "vap", "floor", "webhook"] as const;
+export const VARIANTS = ["none", "vap", "floor", "answer", "webhook"] as const;
 export type Variant = (typeof VARIANTS)[number];
 export const OBJECTS = ["restore", "brJob"] as const;
 export type ObjectName = (typeof OBJECTS)[number];
@@ -57,7 +61,7 @@ export interface Comparison {
  */
 export function prepare(
   plane: ControlPlane,
-  ports: { webhook: number; floor: number },
+  ports: { webhook: number; floor: number; answer: number },
   ca: string,
   clusterWithStatus: (name: string, namespace: string) => KubeObject,
 ): void {
@@ -84,6 +88,7 @@ export function prepare(
   kubectlOk(plane, ["apply", "-f", "-"], objects.map((o) => stringify(o)).join("---\n"));
   kubectlOk(plane, ["apply", "-f", "-"], webhooksFor(ports.webhook, ca, "webhook"));
   kubectlOk(plane, ["apply", "-f", "-"], webhooksFor(ports.floor, ca, "floor"));
+  kubectlOk(plane, ["apply", "-f", "-"], webhooksFor(ports.answer, ca, "answer"));
 }
 
 /** The shipped webhook configurations, limited to the namespaces labelled `variant`. */
@@ -160,19 +165,66 @@ function admissionPolicy(): unknown[] {
   ];
 }
 
+/** Object `i` of its kind in `variant`'s namespace, as the bench creates it. */
+function benchObject(object: ObjectName, variant: Variant, i: number): KubeObject {
+  const target: Target = { namespace: namespaceOf(variant), cluster: "nebula" };
+  return object === "brJob" ? brWorkload("Job", i, target) : restoreV18(i, target, "aws-s3-v18");
+}
+
 /** A dry-run create: its path and body for object `i` in `variant`'s namespace. */
 function createRequest(object: ObjectName, variant: Variant, i: number) {
-  const target: Target = { namespace: namespaceOf(variant), cluster: "nebula" };
-  if (object === "brJob") {
-    return {
-      path: `/apis/batch/v1/namespaces/${target.namespace}/jobs?dryRun=All`,
-      body: JSON.stringify(brWorkload("Job", i, target)),
-    };
-  }
+  const namespace = namespaceOf(variant);
+  const resource = object === "brJob" ? "batch/v1" : "apps.nebula-graph.io/v1alpha1";
+  const plural = object === "brJob" ? "jobs" : "nebularestores";
   return {
-    path: `/apis/apps.nebula-graph.io/v1alpha1/namespaces/${target.namespace}/nebularestores?dryRun=All`,
-    body: JSON.stringify(restoreV18(i, target, "aws-s3-v18")),
+    path: `/apis/${resource}/namespaces/${namespace}/${plural}?dryRun=All`,
+    body: JSON.stringify(benchObject(object, variant, i)),
   };
+}
+
+/** Creates of one object in the "answer" variant in a whole comparison (warm-up included). */
+export const answerCreates = (rounds: number, perRound: number): number =>
+  WARM_UP + rounds * perRound;
+
+const WARM_UP = 30;
+
+/**
+ * The webhook's answers for every create the "answer" variant will make, asked of the webhook
+ * itself (POST /mutate, its patch applied, then POST /validate), keyed as
+ * bench/baseline-server.ts looks them up. Asked against the live cluster, the "answer"
+ * namespace's NebulaCluster and Secret included, before anything is timed.
+ */
+export async function webhookAnswers(
+  ask: (path: string, review: object) => Promise<{ response?: AdmissionResponse }>,
+  creates: number,
+): Promise<Record<string, Omit<AdmissionResponse, "uid">>> {
+  const answers: Record<string, Omit<AdmissionResponse, "uid">> = {};
+  const keep = (stage: string, name: string, answer: AdmissionResponse | undefined) => {
+    if (!answer) throw new Error(`the webhook gave no ${stage} answer for ${name}`);
+    const { uid: _uid, ...rest } = answer;
+    answers[`${stage}:${name}`] = rest;
+  };
+  for (const object of OBJECTS) {
+    for (let i = 0; i < creates; i++) {
+      const created = benchObject(object, "answer", i);
+      const name = created.metadata?.name ?? "";
+      const mutated = (await ask("/mutate", reviewFor(created, { uid: `m-${name}`, dryRun: true })))
+        .response;
+      keep("mutate", name, mutated);
+      // A Job the webhook leaves as it is would make this variant the floor again, unnoticed.
+      if (object === "brJob" && !mutated?.patch)
+        throw new Error(`the webhook did not complete ${name}: its answer has no patch`);
+      const patch = mutated?.patch
+        ? (JSON.parse(Buffer.from(mutated.patch, "base64").toString("utf8")) as Operation[])
+        : [];
+      const final = fastJsonPatch.applyPatch(structuredClone(created), patch).newDocument;
+      const validated = (
+        await ask("/validate", reviewFor(final, { uid: `v-${name}`, dryRun: true }))
+      ).response;
+      keep("validate", name, validated);
+    }
+  }
+  return answers;
 }
 
 /** Sockets (inodes) of process `pid`. */
@@ -276,7 +328,7 @@ function apiServerClient(plane: ControlPlane) {
  */
 export async function compare(
   plane: ControlPlane,
-  pids: { webhook: number; floor: number },
+  pids: { webhook: number; floor: number; answer: number },
   webhookPort: number,
   rounds: number,
   perRound: number,
@@ -296,17 +348,25 @@ export async function compare(
     brJob: empty<number>(),
   };
   let idleConnectionsOpened = 0;
-  let sequence = 0;
+  // Each object and variant counts its own creates: the "answer" variant's are the ones
+  // webhookAnswers asked about.
+  const counters = new Map<string, number>();
+  const next = (object: ObjectName, variant: Variant) => {
+    const i = counters.get(`${object}/${variant}`) ?? 0;
+    counters.set(`${object}/${variant}`, i + 1);
+    return createRequest(object, variant, i);
+  };
   const failures: string[] = [];
   const batch = async (object: ObjectName, variant: Variant, count: number): Promise<Batch> => {
     const latenciesMs: number[] = [];
     let errors = 0;
-    // The CPU of whatever answers: the do-nothing server for the floor, else the webhook.
-    const serverPid = variant === "floor" ? pids.floor : pids.webhook;
+    // The CPU of whatever answers: the do-nothing servers for theirs, else the webhook.
+    const serverPid =
+      variant === "floor" ? pids.floor : variant === "answer" ? pids.answer : pids.webhook;
     const apiBefore = processCpuMs(apiServerPid);
     const webhookBefore = processCpuMs(serverPid);
     for (let i = 0; i < count; i++) {
-      const { path, body } = createRequest(object, variant, sequence++);
+      const { path, body } = next(object, variant);
       const answer = await client.post(path, body);
       if (answer.status === 201) latenciesMs.push(answer.ms);
       else {
@@ -324,7 +384,8 @@ export async function compare(
   };
   try {
     // Warm-up: connections (API server → webhook), caches, JIT; not counted.
-    for (const object of OBJECTS) for (const variant of VARIANTS) await batch(object, variant, 30);
+    for (const object of OBJECTS)
+      for (const variant of VARIANTS) await batch(object, variant, WARM_UP);
     for (let round = 0; round < rounds; round++) {
       const turn = round % VARIANTS.length;
       const order = [...VARIANTS.slice(turn), ...VARIANTS.slice(0, turn)];
@@ -340,11 +401,12 @@ export async function compare(
       await sleep(idle.gapMs);
       // Our own connection to the API server may have been closed meanwhile: a create no
       // webhook sees opens it again, so the measured ones pay only their admission's idle cost.
-      const warm = createRequest("brJob", "none", sequence++);
+      const warm = next("brJob", "none");
       await client.post(warm.path, warm.body);
       for (const object of OBJECTS) {
-        for (const variant of VARIANTS) {
-          const { path, body } = createRequest(object, variant, sequence++);
+        // The "answer" variant only splits the interleaved rounds' figures: not measured here.
+        for (const variant of VARIANTS.filter((v) => v !== "answer")) {
+          const { path, body } = next(object, variant);
           const answer = await client.post(path, body);
           if (variant === "webhook")
             for (const peer of clientsOf(webhookPort)) apiServerConnections.add(peer);
