@@ -71,14 +71,15 @@ import {
   unrelatedJob,
 } from "./requests.js";
 import {
-  answerCreates,
+  answerVariantObjects,
   type Comparison,
   compare,
+  IDLE_VARIANTS,
   OBJECTS,
   prepare,
   VARIANTS,
-  webhookAnswers,
 } from "./through-api-server.js";
+import { webhookAnswers } from "./webhook-answers.js";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -406,17 +407,7 @@ async function liveScale(dir: string, ca: string, webhookArgs: (port: number) =>
 
     // The floor: a do-nothing https server on the same core, behind the same configurations.
     const floorPort = await freePort();
-    const floor = await startPinned(
-      [
-        "dist/bench/baseline-server.js",
-        String(floorPort),
-        join(dir, "tls.crt"),
-        join(dir, "tls.key"),
-      ],
-      floorPort,
-      async () => (await post(floorPort, ca, "/", { request: { uid: "x" } })).status === 200,
-      join(dir, "floor.log"),
-    );
+    const floor = await startDoNothing(dir, ca, floorPort, "floor");
     const answerPort = await freePort();
     prepare(
       plane,
@@ -428,28 +419,18 @@ async function liveScale(dir: string, ca: string, webhookArgs: (port: number) =>
       }),
     );
     await sleep(2000); // the API server picks up the webhook configurations and the policy
-    // The webhook's own answers, asked of it now, for the do-nothing server to give (untimed).
-    const answersFile = join(dir, "answers.json");
-    await writeFile(
-      answersFile,
-      JSON.stringify(
-        await webhookAnswers(
-          async (path, review) => (await post(port, ca, path, review)).body as object,
-          answerCreates(API_ROUNDS, API_PER_ROUND),
-        ),
-      ),
+    // The webhook's own answers, asked of it now (untimed), for the same server to give back.
+    const answers = await webhookAnswers(
+      async (path, review) => (await post(port, ca, path, review)).body as object,
+      answerVariantObjects(API_ROUNDS, API_PER_ROUND),
     );
-    const answering = await startPinned(
-      [
-        "dist/bench/baseline-server.js",
-        String(answerPort),
-        join(dir, "tls.crt"),
-        join(dir, "tls.key"),
-        answersFile,
-      ],
+    await writeFile(join(dir, "answers.json"), JSON.stringify(answers));
+    const answering = await startDoNothing(
+      dir,
+      ca,
       answerPort,
-      async () => (await post(answerPort, ca, "/", { request: { uid: "x" } })).status === 200,
-      join(dir, "answer.log"),
+      "answer",
+      join(dir, "answers.json"),
     );
     log(
       `through the API server: ${API_ROUNDS} rounds of ${API_PER_ROUND} dry-run creates per object and variant`,
@@ -580,12 +561,7 @@ async function main() {
   const rssBigIdle = rssMiB(webhook.child.pid);
   const heapBig = await heapUsedMiB(webhookPort, ca);
   const basePort = await freePort();
-  const baseline = await startPinned(
-    ["dist/bench/baseline-server.js", String(basePort), join(dir, "tls.crt"), join(dir, "tls.key")],
-    basePort,
-    async () => (await post(basePort, ca, "/", { request: { uid: "x" } })).status === 200,
-    join(dir, "baseline.log"),
-  );
+  const baseline = await startDoNothing(dir, ca, basePort, "baseline");
 
   log(
     `throughput: baseline and ${scenarios.length} webhook scenarios, ${ROUNDS} interleaved rounds of ${SECONDS} s`,
@@ -712,6 +688,28 @@ function shippedCli(dir: string): string {
   return join(dir, "app/dist/src/cli.js");
 }
 
+/** bench/baseline-server.js on `port`, pinned like the webhook; giving `answers` when given. */
+function startDoNothing(
+  dir: string,
+  ca: string,
+  port: number,
+  name: string,
+  answers?: string,
+): Promise<Server> {
+  return startPinned(
+    [
+      "dist/bench/baseline-server.js",
+      String(port),
+      join(dir, "tls.crt"),
+      join(dir, "tls.key"),
+      ...(answers ? [answers] : []),
+    ],
+    port,
+    async () => (await post(port, ca, "/", { request: { uid: "x" } })).status === 200,
+    join(dir, `${name}.log`),
+  );
+}
+
 /** `serve` of the webhook under test on `port`, with the certificate written into `dir`. */
 function serveArgs(dir: string, cli: string): (port: number) => string[] {
   return (port) => [
@@ -797,7 +795,7 @@ function summarize(comparison: Comparison) {
   for (const object of OBJECTS) {
     const figures: Record<string, IdleFigures> = {};
     afterIdle[object] = figures;
-    for (const variant of VARIANTS) {
+    for (const variant of IDLE_VARIANTS) {
       const all = [...comparison.afterIdle[object][variant]].sort((a, b) => a - b);
       figures[variant] = {
         requests: all.length,

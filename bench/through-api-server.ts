@@ -1,17 +1,16 @@
 /**
  * What a user feels: server-side dry-run creates through the real kube-apiserver, over one
  * kept-alive client connection, in namespaces with no policy, with a ValidatingAdmissionPolicy
- * (the in-server reference) and with the webhook; interleaved rounds so that all three see
- * the same machine. Also the CPU each create costs the API server and the webhook.
+ * (the in-server reference), with do-nothing webhooks (the floor, and the floor giving the
+ * webhook's answers) and with the webhook; interleaved rounds so that all of them see the same
+ * machine. Also the CPU each create costs the API server and whatever answers.
  */
 import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { Agent, request } from "node:https";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { KubeConfig } from "@kubernetes/client-node";
-import fastJsonPatch, { type Operation } from "fast-json-patch";
 import { parseAllDocuments, stringify } from "yaml";
-import { type AdmissionResponse, reviewFor } from "../src/admission/review.js";
 import type { KubeObject } from "../src/kube/objects.js";
 import { type ControlPlane, kubectlOk, webhookConfigurations } from "../test/e2e/harness.js";
 import { processCpuMs } from "../test/support/measure.js";
@@ -26,6 +25,9 @@ import { brWorkload, restoreV18, type Target } from "./requests.js";
  */
 export const VARIANTS = ["none", "vap", "floor", "answer", "webhook"] as const;
 export type Variant = (typeof VARIANTS)[number];
+/** The variants also measured after idle gaps: "answer" only splits the rounds' figures. */
+export const IDLE_VARIANTS = ["none", "vap", "floor", "webhook"] as const;
+export type IdleVariant = (typeof IDLE_VARIANTS)[number];
 export const OBJECTS = ["restore", "brJob"] as const;
 export type ObjectName = (typeof OBJECTS)[number];
 
@@ -49,7 +51,7 @@ export interface Comparison {
   /** How long every connection was left idle before each create of `afterIdle`. */
   readonly idleGapMs: number;
   /** [object][variant] → the latency of each create made after `idleGapMs` of quiet. */
-  readonly afterIdle: Record<ObjectName, Record<Variant, number[]>>;
+  readonly afterIdle: Record<ObjectName, Record<IdleVariant, number[]>>;
   /** New connections the API server opened to the webhook for those creates. */
   readonly idleConnectionsOpened: number;
 }
@@ -57,7 +59,7 @@ export interface Comparison {
 /**
  * The namespaces, each with a NebulaCluster "nebula" (operator-sized, BR enabled) and the
  * Secret its restores read; the policy and its binding; the webhook registered for
- * bench-webhook only, the do-nothing server for bench-floor only.
+ * bench-webhook only, the do-nothing servers for bench-floor and bench-answer only.
  */
 export function prepare(
   plane: ControlPlane,
@@ -174,57 +176,22 @@ function benchObject(object: ObjectName, variant: Variant, i: number): KubeObjec
 /** A dry-run create: its path and body for object `i` in `variant`'s namespace. */
 function createRequest(object: ObjectName, variant: Variant, i: number) {
   const namespace = namespaceOf(variant);
-  const resource = object === "brJob" ? "batch/v1" : "apps.nebula-graph.io/v1alpha1";
+  const groupVersion = object === "brJob" ? "batch/v1" : "apps.nebula-graph.io/v1alpha1";
   const plural = object === "brJob" ? "jobs" : "nebularestores";
   return {
-    path: `/apis/${resource}/namespaces/${namespace}/${plural}?dryRun=All`,
+    path: `/apis/${groupVersion}/namespaces/${namespace}/${plural}?dryRun=All`,
     body: JSON.stringify(benchObject(object, variant, i)),
   };
 }
 
-/** Creates of one object in the "answer" variant in a whole comparison (warm-up included). */
-export const answerCreates = (rounds: number, perRound: number): number =>
-  WARM_UP + rounds * perRound;
-
 const WARM_UP = 30;
 
-/**
- * The webhook's answers for every create the "answer" variant will make, asked of the webhook
- * itself (POST /mutate, its patch applied, then POST /validate), keyed as
- * bench/baseline-server.ts looks them up. Asked against the live cluster, the "answer"
- * namespace's NebulaCluster and Secret included, before anything is timed.
- */
-export async function webhookAnswers(
-  ask: (path: string, review: object) => Promise<{ response?: AdmissionResponse }>,
-  creates: number,
-): Promise<Record<string, Omit<AdmissionResponse, "uid">>> {
-  const answers: Record<string, Omit<AdmissionResponse, "uid">> = {};
-  const keep = (stage: string, name: string, answer: AdmissionResponse | undefined) => {
-    if (!answer) throw new Error(`the webhook gave no ${stage} answer for ${name}`);
-    const { uid: _uid, ...rest } = answer;
-    answers[`${stage}:${name}`] = rest;
-  };
-  for (const object of OBJECTS) {
-    for (let i = 0; i < creates; i++) {
-      const created = benchObject(object, "answer", i);
-      const name = created.metadata?.name ?? "";
-      const mutated = (await ask("/mutate", reviewFor(created, { uid: `m-${name}`, dryRun: true })))
-        .response;
-      keep("mutate", name, mutated);
-      // A Job the webhook leaves as it is would make this variant the floor again, unnoticed.
-      if (object === "brJob" && !mutated?.patch)
-        throw new Error(`the webhook did not complete ${name}: its answer has no patch`);
-      const patch = mutated?.patch
-        ? (JSON.parse(Buffer.from(mutated.patch, "base64").toString("utf8")) as Operation[])
-        : [];
-      const final = fastJsonPatch.applyPatch(structuredClone(created), patch).newDocument;
-      const validated = (
-        await ask("/validate", reviewFor(final, { uid: `v-${name}`, dryRun: true }))
-      ).response;
-      keep("validate", name, validated);
-    }
-  }
-  return answers;
+/** The objects the "answer" variant creates in a whole comparison, warm-up included. */
+export function answerVariantObjects(rounds: number, perRound: number): KubeObject[] {
+  const creates = WARM_UP + rounds * perRound;
+  return OBJECTS.flatMap((object) =>
+    Array.from({ length: creates }, (_, i) => benchObject(object, "answer", i)),
+  );
 }
 
 /** Sockets (inodes) of process `pid`. */
@@ -337,19 +304,19 @@ export async function compare(
 ): Promise<Comparison> {
   const apiServerPid = Number(readFileSync(join(plane.dir, "kube-apiserver.pid"), "utf8").trim());
   const client = apiServerClient(plane);
-  const empty = <T>() =>
-    Object.fromEntries(VARIANTS.map((variant) => [variant, []])) as unknown as Record<Variant, T[]>;
+  const empty = <T, V extends string>(variants: readonly V[]) =>
+    Object.fromEntries(variants.map((variant) => [variant, []])) as unknown as Record<V, T[]>;
   const batches: Record<ObjectName, Record<Variant, Batch[]>> = {
-    restore: empty<Batch>(),
-    brJob: empty<Batch>(),
+    restore: empty<Batch, Variant>(VARIANTS),
+    brJob: empty<Batch, Variant>(VARIANTS),
   };
-  const afterIdle: Record<ObjectName, Record<Variant, number[]>> = {
-    restore: empty<number>(),
-    brJob: empty<number>(),
+  const afterIdle: Record<ObjectName, Record<IdleVariant, number[]>> = {
+    restore: empty<number, IdleVariant>(IDLE_VARIANTS),
+    brJob: empty<number, IdleVariant>(IDLE_VARIANTS),
   };
   let idleConnectionsOpened = 0;
-  // Each object and variant counts its own creates: the "answer" variant's are the ones
-  // webhookAnswers asked about.
+  // Each object and variant counts its own creates: the "answer" variant's are then the ones
+  // of answerVariantObjects.
   const counters = new Map<string, number>();
   const next = (object: ObjectName, variant: Variant) => {
     const i = counters.get(`${object}/${variant}`) ?? 0;
@@ -361,8 +328,7 @@ export async function compare(
     const latenciesMs: number[] = [];
     let errors = 0;
     // The CPU of whatever answers: the do-nothing servers for theirs, else the webhook.
-    const serverPid =
-      variant === "floor" ? pids.floor : variant === "answer" ? pids.answer : pids.webhook;
+    const serverPid = variant === "floor" || variant === "answer" ? pids[variant] : pids.webhook;
     const apiBefore = processCpuMs(apiServerPid);
     const webhookBefore = processCpuMs(serverPid);
     for (let i = 0; i < count; i++) {
@@ -404,8 +370,7 @@ export async function compare(
       const warm = next("brJob", "none");
       await client.post(warm.path, warm.body);
       for (const object of OBJECTS) {
-        // The "answer" variant only splits the interleaved rounds' figures: not measured here.
-        for (const variant of VARIANTS.filter((v) => v !== "answer")) {
+        for (const variant of IDLE_VARIANTS) {
           const { path, body } = next(object, variant);
           const answer = await client.post(path, body);
           if (variant === "webhook")
