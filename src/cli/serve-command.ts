@@ -247,17 +247,14 @@ function startRegistrar(
 }
 
 /**
- * Memory-reducing garbage collection once start-up is over (listening, cluster view synced).
- * Why: compiling and running the bundle's top-level code, the first list of the cluster and
- * the made certificate leave garbage and a young generation sized for start-up, which V8
- * keeps while the webhook idles; collecting them once took the image's idle RSS from about 96
- * to 91 MiB (issue 11). Only where node runs with --expose-gc, as the image's entrypoint does.
- * Only V8's "last-resort" collection gives the pages back, and it holds the process through at
- * least two full collections in a row (about 85 ms with 10,000 clusters). So a regular one
- * goes first and frees start-up's garbage (about 25 ms), and the last-resort one comes a turn
- * of the event loop later, with only live objects left to move (about 60 ms): whatever probe
- * waited on the first is answered in between. The replica says it is ready, and registers its
- * webhooks, only after both: no admission waits on them.
+ * One memory-reducing garbage collection once start-up is over (listening, cluster view
+ * synced). Why: compiling and running the bundle's top-level code, the first list of the
+ * cluster and the made certificate leave garbage and a young generation sized for start-up,
+ * which V8 keeps while the webhook idles; collecting them once took the image's idle RSS from
+ * about 96 to 91 MiB (issue 11). Only where node runs with --expose-gc, as the image's
+ * entrypoint does. It holds the process once (about 100 ms with 10,000 clusters: only this
+ * "last-resort" collection gave the pages back), so the replica says it is ready, and
+ * registers its webhooks, only after it: no admission waits on it.
  * Returns whether start-up is over.
  */
 function releaseStartUpMemory(view: ClusterView, logger: Logger): () => boolean {
@@ -265,18 +262,10 @@ function releaseStartUpMemory(view: ClusterView, logger: Logger): () => boolean 
   if (typeof collect !== "function") return () => true;
   let done = false;
   const release = () => {
-    const first = performance.now();
-    collect({ type: "major", execution: "sync" });
-    const regularMs = Math.round(performance.now() - first);
-    setTimeout(() => {
-      const last = performance.now();
-      collect({ type: "major", execution: "sync", flavor: "last-resort" });
-      done = true;
-      logger.debug(
-        { regularMs, lastResortMs: Math.round(performance.now() - last) },
-        "start-up memory released",
-      );
-    }, BETWEEN_START_UP_COLLECTIONS_MS);
+    const started = performance.now();
+    collect({ type: "major", execution: "sync", flavor: "last-resort" });
+    done = true;
+    logger.debug({ ms: Math.round(performance.now() - started) }, "start-up memory released");
   };
   const waiting = setInterval(() => {
     if (!view.isSynced()) return;
@@ -286,9 +275,6 @@ function releaseStartUpMemory(view: ClusterView, logger: Logger): () => boolean 
   waiting.unref(); // never what keeps the process alive
   return () => done;
 }
-
-/** Long enough for requests that arrived during the first collection to be answered. */
-const BETWEEN_START_UP_COLLECTIONS_MS = 20;
 
 /**
  * Writes `text` to `file` whole or not at all (a new file, then renamed over it): whoever polls
