@@ -48,6 +48,33 @@ function trickle(socket: Socket, text: string, everyMs: number): void {
   }, everyMs);
 }
 
+/** A TLS connection to `server` that keeps what it receives and whether it was closed. */
+function connectRecording(server: RunningServer) {
+  const socket = tlsConnect({
+    host: "127.0.0.1",
+    port: server.port,
+    ca: server.caPem as string,
+    servername: "localhost",
+  });
+  const seen = { text: "", closed: false };
+  socket.on("data", (chunk: Buffer) => {
+    seen.text += chunk.toString("latin1");
+  });
+  socket.on("close", () => {
+    seen.closed = true;
+  });
+  socket.on("error", () => {});
+  return { socket, seen };
+}
+
+/** Polls `done` every 20 ms for up to `ms`; its last value. */
+async function waitFor(done: () => boolean, ms: number): Promise<boolean> {
+  for (let waited = 0; waited < ms && !done(); waited += 20) await sleep(20);
+  return done();
+}
+
+const HEALTHZ = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+
 const metricValue = async (metrics: Metrics, line: RegExp): Promise<number> => {
   const match = (await metrics.registry.metrics()).match(line);
   return match ? Number(match[1]) : 0;
@@ -104,9 +131,7 @@ describe("slow and silent clients", () => {
           bound: s(KEEP_ALIVE_MS),
           open: () => {
             const socket = tls();
-            socket.once("secureConnect", () =>
-              socket.write("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"),
-            );
+            socket.once("secureConnect", () => socket.write(HEALTHZ));
             socket.on("data", () => {});
             return socket;
           },
@@ -148,29 +173,17 @@ describe("idle connections of the API server", () => {
     // seconds or minutes apart, wait for a new TLS handshake.
     assert.ok(DEFAULT_LIMITS.keepAliveTimeoutMs > 90_000);
     const { server } = await start();
-    const socket = tlsConnect({
-      host: "127.0.0.1",
-      port: server.port,
-      ca: server.caPem as string,
-      servername: "localhost",
-    });
-    let received = "";
-    socket.on("data", (chunk: Buffer) => {
-      received += chunk.toString("latin1");
-    });
-    const answers = () => received.match(/HTTP\/1\.1 200/g)?.length ?? 0;
-    const until = async (count: number) => {
-      for (let i = 0; i < 100 && answers() < count; i++) await sleep(20);
-    };
+    const { socket, seen } = connectRecording(server);
+    const answers = () => seen.text.match(/HTTP\/1\.1 200/g)?.length ?? 0;
     try {
       await new Promise<void>((resolve) => socket.once("secureConnect", () => resolve()));
-      socket.write("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
-      await until(1);
+      socket.write(HEALTHZ);
+      await waitFor(() => answers() >= 1, 2000);
       // Longer than the 5 s it used to keep them.
       await sleep(6_000);
       assert.equal(socket.destroyed, false, "the server closed the idle connection");
-      socket.write("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
-      await until(2);
+      socket.write(HEALTHZ);
+      await waitFor(() => answers() >= 2, 2000);
       assert.equal(answers(), 2);
     } finally {
       socket.destroy();
@@ -182,35 +195,13 @@ describe("idle connections of the API server", () => {
 describe("kept-alive connections at shutdown", () => {
   it("are answered with Connection: close during the delay, closed once the answer in flight is sent, and do not hold the shutdown for their keep-alive", async () => {
     const { server } = await start();
-    const open = () => {
-      const socket = tlsConnect({
-        host: "127.0.0.1",
-        port: server.port,
-        ca: server.caPem as string,
-        servername: "localhost",
-      });
-      const seen = { text: "", closed: false };
-      socket.on("data", (chunk: Buffer) => {
-        seen.text += chunk.toString("latin1");
-      });
-      socket.on("close", () => {
-        seen.closed = true;
-      });
-      socket.on("error", () => {});
-      return { socket, seen };
-    };
-    const until = async (done: () => boolean, ms: number) => {
-      for (let waited = 0; waited < ms && !done(); waited += 20) await sleep(20);
-      return done();
-    };
-    const healthz = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
     const review = JSON.stringify(admissionReview(example("restore-accepted.yaml")));
-    const busy = open();
-    const idle = open();
+    const busy = connectRecording(server);
+    const idle = connectRecording(server);
     try {
       for (const { socket, seen } of [busy, idle]) {
-        socket.write(healthz);
-        assert.ok(await until(() => /HTTP\/1\.1 200/.test(seen.text), 2000));
+        socket.write(HEALTHZ);
+        assert.ok(await waitFor(() => /HTTP\/1\.1 200/.test(seen.text), 2000));
         assert.match(seen.text, /Connection: keep-alive/i);
         seen.text = "";
       }
@@ -224,8 +215,8 @@ describe("kept-alive connections at shutdown", () => {
 
       // During the delay the replica still serves, but tells the API server to go elsewhere.
       await sleep(200);
-      idle.socket.write(healthz);
-      assert.ok(await until(() => idle.seen.closed, 2000), "closed after its answer");
+      idle.socket.write(HEALTHZ);
+      assert.ok(await waitFor(() => idle.seen.closed, 2000), "closed after its answer");
       assert.match(idle.seen.text, /HTTP\/1\.1 200/);
       assert.match(idle.seen.text, /Connection: close/i);
 
@@ -233,11 +224,11 @@ describe("kept-alive connections at shutdown", () => {
       await sleep(700);
       assert.equal(busy.seen.closed, false, "the request in flight was cut");
       busy.socket.write(review.slice(100));
-      assert.ok(await until(() => /HTTP\/1\.1 200/.test(busy.seen.text), 2000), "answered");
+      assert.ok(await waitFor(() => /HTTP\/1\.1 200/.test(busy.seen.text), 2000), "answered");
       const answered = Date.now();
       // It came before the shutdown, so it was answered to be kept: the server closes it.
       assert.match(busy.seen.text, /Connection: keep-alive/i);
-      assert.ok(await until(() => busy.seen.closed, 1000), "closed after its answer");
+      assert.ok(await waitFor(() => busy.seen.closed, 1000), "closed after its answer");
       await closing;
       const took = Date.now() - started;
       assert.ok(took < 5_000, `shutdown took ${took} ms, grace 20 s`);
