@@ -352,6 +352,13 @@ function afterIdle(r: Results, b: Results | undefined): string {
   if (!now.afterIdle || now.idleGapMs === undefined) return "";
   const figures = (x: Results | undefined, object: ObjectName, variant: Variant) =>
     x?.throughApiServer.afterIdle?.[object]?.[variant];
+  const added = (x: IdleFigures | undefined, base: IdleFigures | undefined) =>
+    x && base ? r2(x.p50Ms - base.p50Ms) : undefined;
+  const rowNames = {
+    none: "no policy",
+    floor: "floor (keeps connections 65 s)",
+    webhook: "the webhook",
+  } as const;
   const rows: string[] = [];
   for (const object of ["brJob", "restore"] as const) {
     const none = figures(r, object, "none");
@@ -360,10 +367,10 @@ function afterIdle(r: Results, b: Results | undefined): string {
       const f = figures(r, object, variant);
       const before = figures(b, object, variant);
       if (!f || !none) continue;
-      const added = (x: IdleFigures | undefined, base: IdleFigures | undefined) =>
-        x && base ? r2(x.p50Ms - base.p50Ms) : undefined;
+      const [now, then] =
+        variant === "none" ? ["–", "–"] : [or(added(f, none)), or(added(before, noneBefore))];
       rows.push(
-        `| ${API_OBJECT_NAMES[object]} | ${variant === "none" ? "no policy" : variant === "floor" ? "floor (keeps connections 65 s)" : "the webhook"} | ${f.requests} | ${f.p50Ms} | ${f.maxMs} | ${variant === "none" ? "–" : or(added(f, none))} | ${variant === "none" ? "–" : or(added(before, noneBefore))} |`,
+        `| ${API_OBJECT_NAMES[object]} | ${rowNames[variant]} | ${f.requests} | ${f.p50Ms} | ${f.maxMs} | ${now} | ${then} |`,
       );
     }
   }

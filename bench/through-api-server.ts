@@ -167,19 +167,29 @@ function admissionPolicy(): unknown[] {
   ];
 }
 
+/** Where each object is created, and object `i` of it aimed at `target`'s cluster. */
+const CREATED: Record<
+  ObjectName,
+  { groupVersion: string; plural: string; make: (i: number, target: Target) => KubeObject }
+> = {
+  brJob: { groupVersion: "batch/v1", plural: "jobs", make: (i, t) => brWorkload("Job", i, t) },
+  restore: {
+    groupVersion: "apps.nebula-graph.io/v1alpha1",
+    plural: "nebularestores",
+    make: (i, t) => restoreV18(i, t, "aws-s3-v18"),
+  },
+};
+
 /** Object `i` of its kind in `variant`'s namespace, as the bench creates it. */
 function benchObject(object: ObjectName, variant: Variant, i: number): KubeObject {
-  const target: Target = { namespace: namespaceOf(variant), cluster: "nebula" };
-  return object === "brJob" ? brWorkload("Job", i, target) : restoreV18(i, target, "aws-s3-v18");
+  return CREATED[object].make(i, { namespace: namespaceOf(variant), cluster: "nebula" });
 }
 
 /** A dry-run create: its path and body for object `i` in `variant`'s namespace. */
 function createRequest(object: ObjectName, variant: Variant, i: number) {
-  const namespace = namespaceOf(variant);
-  const groupVersion = object === "brJob" ? "batch/v1" : "apps.nebula-graph.io/v1alpha1";
-  const plural = object === "brJob" ? "jobs" : "nebularestores";
+  const { groupVersion, plural } = CREATED[object];
   return {
-    path: `/apis/${groupVersion}/namespaces/${namespace}/${plural}?dryRun=All`,
+    path: `/apis/${groupVersion}/namespaces/${namespaceOf(variant)}/${plural}?dryRun=All`,
     body: JSON.stringify(benchObject(object, variant, i)),
   };
 }
