@@ -1,7 +1,10 @@
 /** bench/README.md from the results of one run, with the figures of an older build beside. */
+
 import type { AuditCliRun, AuditScaleResults, AuditStep } from "./audit-scale.js";
 import type { RateResult } from "./constant-rate.js";
 import type { Load } from "./run.js";
+import type { WebhookTallies } from "./through-api-server.js";
+import { longerThan, type Tally } from "./webhook-histograms.js";
 
 interface ApiFigures {
   requests: number;
@@ -12,6 +15,9 @@ interface ApiFigures {
   p99MsPerRound: number[];
   apiServerCpuMsPerCreate: number;
   webhookCpuMsPerCreate: number;
+  /** Absent from runs before it was measured, and where the kernel keeps no schedstat. */
+  serverWaitMsPerCreate?: number;
+  serverWaitMsPerCreateMax?: number;
 }
 
 type Variant = "none" | "vap" | "floor" | "answer" | "webhook";
@@ -94,6 +100,8 @@ export interface Results {
     idleGapMs?: number;
     afterIdle?: Record<string, Record<string, IdleFigures | undefined>>;
     idleConnectionsOpened?: number;
+    /** Absent from runs before it was measured. */
+    webhookDuringRounds?: WebhookTallies;
   };
   /** The audit at scale (absent from runs before it was measured). */
   auditScale?: AuditScaleResults;
@@ -322,13 +330,13 @@ function throughApiServer(r: Results, b: Results | undefined): string {
       const before = api(b, object, variant);
       if (!f) continue;
       rows.push(
-        `| ${names[object]} | ${variantNames[variant]} | ${f.p50Ms} | ${f.p99Ms} | ${spread(f.p50MsPerRound)} | ${spread(f.p99MsPerRound)} | ${f.apiServerCpuMsPerCreate} | ${f.webhookCpuMsPerCreate} | ${f.errors} | ${or(before?.p50Ms)} / ${or(before?.p99Ms)} | ${or(before?.apiServerCpuMsPerCreate)} / ${or(before?.webhookCpuMsPerCreate)} |`,
+        `| ${names[object]} | ${variantNames[variant]} | ${f.p50Ms} | ${f.p99Ms} | ${spread(f.p50MsPerRound)} | ${spread(f.p99MsPerRound)} | ${f.apiServerCpuMsPerCreate} | ${f.webhookCpuMsPerCreate} | ${variant === "none" || variant === "vap" ? "–" : `${or(f.serverWaitMsPerCreate)} / ${or(f.serverWaitMsPerCreateMax)}`} | ${f.errors} | ${or(before?.p50Ms)} / ${or(before?.p99Ms)} | ${or(before?.apiServerCpuMsPerCreate)} / ${or(before?.webhookCpuMsPerCreate)} |`,
       );
     }
   }
   return [
-    "| object | admission | p50 ms | p99 ms | p50 per round min / median / max | p99 per round min / median / max | API server CPU ms per create | webhook CPU ms per create | errors | before: p50 / p99 ms | before: CPU ms API server / webhook |",
-    "|---|---|---|---|---|---|---|---|---|---|---|",
+    "| object | admission | p50 ms | p99 ms | p50 per round min / median / max | p99 per round min / median / max | API server CPU ms per create | webhook CPU ms per create | whoever answers, waiting runnable for its core, ms per create: median / max of rounds | errors | before: p50 / p99 ms | before: CPU ms API server / webhook |",
+    "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ...rows,
   ].join("\n");
 }
@@ -345,6 +353,36 @@ const API_OBJECT_NAMES: Record<ObjectName, string> = {
   brJob: "br-ent Job",
   restore: "NebulaRestore (its Secret read)",
 };
+
+/**
+ * The webhook's collections and its own time per answer during the rounds: whether a slow
+ * create waited on the webhook (its work, or a collection pausing it) or on something else.
+ */
+function webhookDuringRounds(r: Results, b: Results | undefined): string {
+  const said = (x: Results | undefined) => {
+    const t = x?.throughApiServer.webhookDuringRounds;
+    if (!t) return undefined;
+    const ms = (tally: Tally | undefined) => r2((tally?.seconds ?? 0) * 1000);
+    const { minor, major, incremental } = t.gc;
+    const answers = (stage: string) => {
+      const a = t.answers[stage];
+      return `${a?.count ?? 0} at /${stage} (${longerThan(a, "0.005")} over 5 ms, ${longerThan(a, "0.01")} over 10 ms)`;
+    };
+    return (
+      `${minor?.count ?? 0} young-generation collections (${ms(minor)} ms in all; ` +
+      `${longerThan(minor, "0.001")} over 1 ms, ${longerThan(minor, "0.01")} over 10 ms), ` +
+      `${major?.count ?? 0} full ones (${ms(major)} ms; ${longerThan(major, "0.01")} over 10 ms), ` +
+      `${incremental?.count ?? 0} steps of incremental marking (${ms(incremental)} ms); ` +
+      `answers, timed from the decoded review to the answer: ${answers("mutate")}, ${answers("validate")}`
+    );
+  };
+  const now = said(r);
+  if (!now) return "";
+  return `
+The webhook during these rounds (its /metrics: \`nodejs_gc_duration_seconds\`,
+\`admission_duration_seconds\`): ${now}. Before: ${said(b) ?? "not measured"}.
+`;
+}
 
 /** Creates made one at a time after every connection sat idle: how most users meet it. */
 function afterIdle(r: Results, b: Results | undefined): string {
@@ -828,6 +866,36 @@ section only (\`BENCH_ONLY=live\`): 8 creates per object after 7 s gaps with 10,
 Restore p99s through the API server vary from run to run on this machine: 8.9 to 24.9 ms in
 three runs before the watch-cache reads, 9.46 ms in the one run after; one run proves nothing.
 
+The seventh pass (2026-11-27): what a restore's Secret read left for the garbage collector.
+client-node sends its calls through undici's \`fetch\`, which keeps each response behind a
+WeakRef, and the read's time-out was \`AbortSignal.timeout\`, whose timer and signals outlive
+the read by the whole time-out; V8's young-generation collector keeps both alive, so every
+read was copied to the old generation and freed only by a full collection. Now the read is a
+plain GET on the same pool (\`getJson\`, src/kube/api-client.ts) and its time-out a timer
+cleared when it answers. Before: e2d0e1a; after: dd9355e; the live section only
+(\`BENCH_ONLY=live\`), two runs before and three after (the third is this page's); the first
+row from 3,300 restores sent one at a time straight to the webhook over HTTPS, against the
+e2e API server (\`--trace-gc\`).
+
+| change | figure | before | after |
+|---|---|---|---|
+| a Secret read is a plain GET, its time-out a cleared timer | 3,300 restores one at a time: young collections per 1,000 / their pause p50 / old generation grown per collection / a restore's round trip | 10.3 / 3.58 ms / ~1.5 MB / 1.82 ms | 6.0 / 1.33 ms / ~0.3 MB / 1.40 ms |
+| the same | the webhook's young collections during the rounds through the API server: how many, ms in all (over 1 ms) | 23, 66.5 ms (22); 25, 70.4 ms (23) | 20, 21.1 ms (7); 20, 22.1 ms (10); 191, 136.6 ms (37) |
+| the same | its full collections then: how many, ms in all | 4, 34.2 ms; 2, 18.3 ms | 1, 11.1 ms; 1, 9.5 ms; 2, 20.8 ms |
+| the same | its answers over 5 ms / over 10 ms, of 4,000 (from the decoded review) | –; 7 / 2 | –; 2 / 0; 3 / 0 |
+| the same | webhook CPU per restore through the API server (10 ms ticks) | 1.45, 1.65 ms | 1.3, 1.1, 1.2 ms |
+| the same | restore's added p50 over the floor (the webhook's own share) | 1.48, 1.54 ms | 1.28, 1.14, 1.17 ms |
+
+A young collection now pauses for 0.7–1.1 ms on average where it took 2.8–2.9 ms. How many
+there are is V8's choice of the young generation's size: 20 in two runs, 191 smaller ones in
+the third, which made its total the largest. The p99s did not follow: the restore's was 21.9
+and 10.31 ms before and 24.69, 8.09 and 14.22 ms after, the Job's 21.31 and 25.26 before and
+12.88, 22.13 and 19.43 after. The slow creates waited outside the webhook's work: in the runs
+after, no answer took the webhook 10 ms, and only one collection in each of two runs (a full
+one) took over 10 ms. The column on waiting for a core (below) shows one cause: the webhook,
+pinned to one core as the other servers are, waited there for the API server's, etcd's and
+its own other threads about 0.35–0.42 ms per create, the do-nothing servers 0.13–0.23 ms.
+
 ${jobGoalParts(r)}
 ## Through the API server
 
@@ -840,9 +908,11 @@ answers (asked of the webhook for each object before the rounds, and looked up b
 patch, warnings and audit annotations the API server then applies, without the webhook's work
 to reach them) and the webhook (its own webhook configurations, as \`serve\` registers them). ${r.throughApiServer.rounds}
 interleaved rounds of ${r.throughApiServer.perRound} creates per object and admission; p50/p99 over all rounds, then per round.
-CPU per create from /proc (10 ms ticks).
+CPU per create from /proc (10 ms ticks); the time the answering server's main thread
+waited, runnable, for its core (pinned to one, as in the throughput section) from /proc/PID/schedstat.
 
 ${throughApiServer(r, b)}
+${webhookDuringRounds(r, b)}
 ${afterIdle(r, b)}
 ## Live view: ${r.live.clusters} operator-sized NebulaClusters on a real kube-apiserver
 

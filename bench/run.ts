@@ -57,6 +57,7 @@ import { freePort } from "../test/support/serve-process.js";
 import { auditScale } from "./audit-scale.js";
 import { brEnabledCluster, largeClusterState } from "./cluster-state.js";
 import { constantRate, type RateResult } from "./constant-rate.js";
+
 import { IMAGE_ENV, IMAGE_NODE_FLAGS } from "./image-runtime.js";
 import { fillWithClusters } from "./live-clusters.js";
 import { operatorClusterWithStatus } from "./operator-objects.js";
@@ -80,6 +81,7 @@ import {
   VARIANTS,
 } from "./through-api-server.js";
 import { webhookAnswers } from "./webhook-answers.js";
+import { ANSWER_SECONDS, GC_SECONDS, talliesOf } from "./webhook-histograms.js";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -446,6 +448,13 @@ async function liveScale(dir: string, ca: string, webhookArgs: (port: number) =>
       API_ROUNDS,
       API_PER_ROUND,
       { samples: API_IDLE_SAMPLES, gapMs: API_IDLE_GAP_MS },
+      async () => {
+        const text = (await post(port, ca, "/metrics", undefined, { method: "GET" })).text;
+        return {
+          gc: talliesOf(text, GC_SECONDS, "kind"),
+          answers: talliesOf(text, ANSWER_SECONDS, "stage"),
+        };
+      },
       log,
     );
     await floor.stop();
@@ -788,6 +797,14 @@ function summarize(comparison: Comparison) {
         p99MsPerRound: perRound.map((l) => quantile(l, 0.99)),
         apiServerCpuMsPerCreate: round2(median(batches.map((b) => b.apiServerCpuMs))),
         webhookCpuMsPerCreate: round2(median(batches.map((b) => b.webhookCpuMs))),
+        ...(batches.every((b) => b.serverWaitMs !== undefined)
+          ? {
+              serverWaitMsPerCreate: round3(median(batches.map((b) => b.serverWaitMs ?? 0))),
+              serverWaitMsPerCreateMax: round3(
+                Math.max(...batches.map((b) => b.serverWaitMs ?? 0)),
+              ),
+            }
+          : {}),
       };
     }
   }
@@ -813,10 +830,12 @@ function summarize(comparison: Comparison) {
     idleGapMs: comparison.idleGapMs,
     afterIdle,
     idleConnectionsOpened: comparison.idleConnectionsOpened,
+    webhookDuringRounds: comparison.webhookDuringRounds,
   };
 }
 
 const round2 = (x: number) => Math.round(x * 100) / 100;
+const round3 = (x: number) => Math.round(x * 1000) / 1000;
 const median = (values: number[]): number =>
   [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? 0;
 

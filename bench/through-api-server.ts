@@ -13,8 +13,9 @@ import { KubeConfig } from "@kubernetes/client-node";
 import { parseAllDocuments, stringify } from "yaml";
 import type { KubeObject } from "../src/kube/objects.js";
 import { type ControlPlane, kubectlOk, webhookConfigurations } from "../test/e2e/harness.js";
-import { processCpuMs } from "../test/support/measure.js";
+import { processCpuMs, runQueueWaitMs } from "../test/support/measure.js";
 import { brWorkload, restoreV18, type Target } from "./requests.js";
+import { type Tallies, talliesSince } from "./webhook-histograms.js";
 
 /**
  * No policy; a ValidatingAdmissionPolicy; a do-nothing https webhook (bench/baseline-server.ts)
@@ -34,11 +35,21 @@ export type ObjectName = (typeof OBJECTS)[number];
 const LABEL = "nebula-br-bench/policy";
 const namespaceOf = (variant: Variant) => `bench-${variant}`;
 
+/** Read from the webhook's /metrics (webhook-histograms.ts). */
+export interface WebhookTallies {
+  /** Garbage collections by kind (minor, major, incremental, weakcb). */
+  readonly gc: Tallies;
+  /** The webhook's own time per answer, by stage (mutate, validate). */
+  readonly answers: Tallies;
+}
+
 export interface Batch {
   readonly latenciesMs: number[];
   readonly errors: number;
   readonly apiServerCpuMs: number;
   readonly webhookCpuMs: number;
+  /** How long, per create, whatever answers waited runnable for its CPU (see runQueueWaitMs). */
+  readonly serverWaitMs: number | undefined;
 }
 
 export interface Comparison {
@@ -54,6 +65,8 @@ export interface Comparison {
   readonly afterIdle: Record<ObjectName, Record<IdleVariant, number[]>>;
   /** New connections the API server opened to the webhook for those creates. */
   readonly idleConnectionsOpened: number;
+  /** The webhook's collections (by kind) and own time per answer (by stage) during the rounds. */
+  readonly webhookDuringRounds: WebhookTallies;
 }
 
 /**
@@ -204,6 +217,10 @@ export function answerVariantObjects(rounds: number, perRound: number): KubeObje
   );
 }
 
+/** Per create, or undefined when either reading is missing. */
+const waitsSince = (before: number | undefined, after: number | undefined, count: number) =>
+  before === undefined || after === undefined ? undefined : (after - before) / count;
+
 /** Sockets (inodes) of process `pid`. */
 function socketsOf(pid: number): Set<string> {
   const inodes = new Set<string>();
@@ -310,6 +327,7 @@ export async function compare(
   rounds: number,
   perRound: number,
   idle: { samples: number; gapMs: number },
+  webhookTallies: () => Promise<WebhookTallies>,
   log: (message: string) => void,
 ): Promise<Comparison> {
   const apiServerPid = Number(readFileSync(join(plane.dir, "kube-apiserver.pid"), "utf8").trim());
@@ -325,6 +343,7 @@ export async function compare(
     brJob: empty<number, IdleVariant>(IDLE_VARIANTS),
   };
   let idleConnectionsOpened = 0;
+  let webhookDuringRounds: WebhookTallies = { gc: {}, answers: {} };
   // Each object and variant counts its own creates: the "answer" variant's are then the ones
   // of answerVariantObjects.
   const counters = new Map<string, number>();
@@ -341,6 +360,7 @@ export async function compare(
     const serverPid = variant === "floor" || variant === "answer" ? pids[variant] : pids.webhook;
     const apiBefore = processCpuMs(apiServerPid);
     const webhookBefore = processCpuMs(serverPid);
+    const waitBefore = runQueueWaitMs(serverPid);
     for (let i = 0; i < count; i++) {
       const { path, body } = next(object, variant);
       const answer = await client.post(path, body);
@@ -356,12 +376,14 @@ export async function compare(
       errors,
       apiServerCpuMs: (processCpuMs(apiServerPid) - apiBefore) / count,
       webhookCpuMs: (processCpuMs(serverPid) - webhookBefore) / count,
+      serverWaitMs: waitsSince(waitBefore, runQueueWaitMs(serverPid), count),
     };
   };
   try {
     // Warm-up: connections (API server → webhook), caches, JIT; not counted.
     for (const object of OBJECTS)
       for (const variant of VARIANTS) await batch(object, variant, WARM_UP);
+    const talliesBefore = await webhookTallies();
     for (let round = 0; round < rounds; round++) {
       const turn = round % VARIANTS.length;
       const order = [...VARIANTS.slice(turn), ...VARIANTS.slice(0, turn)];
@@ -370,6 +392,11 @@ export async function compare(
           batches[object][variant].push(await batch(object, variant, perRound));
       log(`through the API server: round ${round + 1}/${rounds} done`);
     }
+    const talliesAfter = await webhookTallies();
+    webhookDuringRounds = {
+      gc: talliesSince(talliesBefore.gc, talliesAfter.gc),
+      answers: talliesSince(talliesBefore.answers, talliesAfter.answers),
+    };
     // Each connection the API server opens to the webhook has a client port of its own.
     const apiServerConnections = new Set(clientsOf(webhookPort));
     const connectionsBefore = apiServerConnections.size;
@@ -408,5 +435,6 @@ export async function compare(
     idleGapMs: idle.gapMs,
     afterIdle,
     idleConnectionsOpened,
+    webhookDuringRounds,
   };
 }

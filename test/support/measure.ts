@@ -18,6 +18,19 @@ export function processCpuMs(pid: number): number {
   return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
 }
 
+/**
+ * How long the main thread of process `pid` has waited, runnable, for a CPU (the second
+ * field of /proc/PID/schedstat), in ms; undefined where the kernel does not keep it.
+ */
+export function runQueueWaitMs(pid: number): number | undefined {
+  try {
+    const waitNs = Number(readFileSync(`/proc/${pid}/schedstat`, "utf8").split(" ")[1]);
+    return Number.isFinite(waitNs) ? waitNs / 1e6 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Runs `work` and says how long it took. */
 export async function timed<T>(work: () => Promise<T>): Promise<{ value: T; ms: number }> {
   const started = Date.now();
