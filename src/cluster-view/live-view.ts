@@ -2,6 +2,7 @@ import { CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import { apiClient, apiWatch, getJson } from "../kube/api-client.js";
 import { describeApiError, retryWhenAsked, statusCode } from "../kube/api-errors.js";
+import { isDns1123Label, isDns1123Subdomain } from "../kube/names.js";
 import type { KubeObject } from "../kube/objects.js";
 import { type ListPage, ReducedListWatch } from "../kube/reduced-list-watch.js";
 import type { SecretRef } from "../rules/rule.js";
@@ -39,9 +40,60 @@ const CLUSTERS_PER_PAGE = 100;
  */
 const FROM_WATCH_CACHE = "?resourceVersion=0";
 
-/** The path of one namespaced object; names go in encoded, as client-node encodes them. */
-const objectPath = (groupVersionPath: string, plural: string, ref: SecretRef) =>
-  `${groupVersionPath}/namespaces/${encodeURIComponent(ref.namespace)}/${plural}/${encodeURIComponent(ref.name)}`;
+/**
+ * The path of one namespaced object, or undefined when its namespace or name could not name
+ * one (only a request that did not come from an API server has such a namespace): no such
+ * object exists, and nothing of the request goes into a path but valid names.
+ */
+function objectPath(groupVersionPath: string, plural: string, ref: SecretRef): string | undefined {
+  if (!isDns1123Label(ref.namespace) || !isDns1123Subdomain(ref.name)) return undefined;
+  return `${groupVersionPath}/namespaces/${ref.namespace}/${plural}/${ref.name}`;
+}
+
+const DEADLINE_PASSED = "the API server did not answer in time";
+
+/** When the reads of one snapshot must have been answered; see readDeadline. */
+interface ReadDeadline {
+  /** Rejects when the request's signal aborts or the time-out passes; raced by every read. */
+  readonly expired: Promise<never>;
+  passed(): boolean;
+  clear(): void;
+}
+
+/**
+ * One timer and one abort listener for all the reads of a snapshot (an audit page reads up
+ * to 500 Secrets on one signal: a listener each would pass EventTarget's limit of 10),
+ * cleared as soon as they are answered. Not AbortSignal.timeout/any: their timer and signals
+ * outlive the reads by the whole time-out, and V8's young-generation collector keeps them,
+ * so every read's promises reached the old generation and the collections that copied and
+ * then swept them paused the admissions running then (bench/README.md, the seventh pass).
+ */
+function readDeadline(signal: AbortSignal, ms: number): ReadDeadline {
+  let passed = signal.aborted;
+  let timer: NodeJS.Timeout | undefined;
+  let expire: (() => void) | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    expire = () => {
+      passed = true;
+      reject(new Error(DEADLINE_PASSED));
+    };
+    if (passed) {
+      expire();
+    } else {
+      signal.addEventListener("abort", expire, { once: true });
+      timer = setTimeout(expire, ms);
+    }
+  });
+  expired.catch(() => {}); // with no read left to race it, an expiry is no error
+  return {
+    expired,
+    passed: () => passed,
+    clear() {
+      clearTimeout(timer);
+      if (expire) signal.removeEventListener("abort", expire);
+    },
+  };
+}
 
 export interface LiveViewOptions {
   readonly kubeConfig: KubeConfig;
@@ -136,17 +188,22 @@ export class LiveClusterView implements ClusterView {
   ): Promise<ClusterSnapshot> {
     const fetched = new Map<string, Lookup<SecretFacts>>();
     const backups = new Map<string, Lookup<NebulaBackupFacts>>();
-    await Promise.all([
-      ...secrets.map(async (ref) => {
-        fetched.set(
-          clusterKey(ref.namespace, ref.name),
-          await this.fetchSecret(ref, signal, freshness),
-        );
-      }),
-      ...nebulaBackups.map(async (ref) => {
-        backups.set(clusterKey(ref.namespace, ref.name), await this.fetchBackup(ref, signal));
-      }),
-    ]);
+    const deadline = readDeadline(signal, this.options.secretTimeoutMs);
+    try {
+      await Promise.all([
+        ...secrets.map(async (ref) => {
+          fetched.set(
+            clusterKey(ref.namespace, ref.name),
+            await this.fetchSecret(ref, deadline, freshness),
+          );
+        }),
+        ...nebulaBackups.map(async (ref) => {
+          backups.set(clusterKey(ref.namespace, ref.name), await this.fetchBackup(ref, deadline));
+        }),
+      ]);
+    } finally {
+      deadline.clear();
+    }
     const synced = this.clusters.isSynced();
     const reason = this.lastError ?? "the cluster view has not synced with the API server yet";
     return {
@@ -169,63 +226,53 @@ export class LiveClusterView implements ClusterView {
    */
   private async fetchBackup(
     ref: SecretRef,
-    signal: AbortSignal,
+    deadline: ReadDeadline,
   ): Promise<Lookup<NebulaBackupFacts>> {
-    this.options.onApiCall?.("get", "nebulabackups");
     const path = objectPath(`/apis/${GROUP}/${VERSION}`, "nebulabackups", ref);
-    const get = () => getJson(this.options.kubeConfig, path);
-    return this.withTimeout("the NebulaBackup", get, signal, (object) => {
+    if (path === undefined) return absent;
+    this.options.onApiCall?.("get", "nebulabackups");
+    const get = () => getJson(this.options.kubeConfig, path, this.options.secretTimeoutMs);
+    return this.withTimeout("the NebulaBackup", get, deadline, (object) => {
       const facts = nebulaBackupFacts(object as KubeObject);
       return facts ? found(facts) : absent;
     });
   }
 
   /**
-   * Races a GET against the request's signal and the Secret time-out; 404 is `absent`. The
-   * GET is sent again once, within the same time-out, if the API server asks (429, 503) or
-   * its connection is dropped under it (retryWhenAsked).
+   * Races a GET against the snapshot's deadline; 404 is `absent`. The GET is sent again once,
+   * within the same deadline, if the API server asks (429, 503) or its connection is dropped
+   * under it (retryWhenAsked). Nothing is sent once the deadline has passed.
    */
   private async withTimeout<T, R>(
     what: string,
     get: () => Promise<T>,
-    signal: AbortSignal,
+    deadline: ReadDeadline,
     toLookup: (value: T) => Lookup<R>,
   ): Promise<Lookup<R>> {
+    if (deadline.passed()) return unavailable(`reading ${what} failed: ${DEADLINE_PASSED}`);
     const request = retryWhenAsked(get, 2);
-    // A timer cleared and a listener removed as soon as the read is done, not
-    // AbortSignal.timeout/any: their timer and signals outlive the read by the whole time-out,
-    // so every read's promises were promoted to the old generation, and the collections that
-    // copied and then swept them paused every admission (bench/README.md, the sixth pass).
-    let timer: NodeJS.Timeout | undefined;
-    let onAbort: (() => void) | undefined;
-    const aborted = new Promise<never>((_, reject) => {
-      const expire = () => reject(new Error("the API server did not answer in time"));
-      onAbort = expire;
-      if (signal.aborted) expire();
-      else signal.addEventListener("abort", expire, { once: true });
-      timer = setTimeout(expire, this.options.secretTimeoutMs);
-    });
     try {
-      return toLookup(await Promise.race([request, aborted]));
+      return toLookup(await Promise.race([request, deadline.expired]));
     } catch (error) {
       if (statusCode(error) === 404) return absent;
       return unavailable(`reading ${what} failed: ${describeApiError(error)}`);
     } finally {
-      clearTimeout(timer);
-      if (onAbort) signal.removeEventListener("abort", onAbort);
       request.catch(() => {}); // a late failure after a time-out is expected, not unhandled
     }
   }
 
   private async fetchSecret(
     ref: SecretRef,
-    signal: AbortSignal,
+    deadline: ReadDeadline,
     freshness: Freshness,
   ): Promise<Lookup<SecretFacts>> {
+    const path = objectPath("/api/v1", "secrets", ref);
+    if (path === undefined) return absent;
     this.options.onApiCall?.("get", "secrets");
-    const path = `${objectPath("/api/v1", "secrets", ref)}${freshness === "cached" ? FROM_WATCH_CACHE : ""}`;
-    const get = () => getJson(this.options.kubeConfig, path);
-    return this.withTimeout("the Secret", get, signal, (secret) => {
+    const query = freshness === "cached" ? FROM_WATCH_CACHE : "";
+    const get = () =>
+      getJson(this.options.kubeConfig, `${path}${query}`, this.options.secretTimeoutMs);
+    return this.withTimeout("the Secret", get, deadline, (secret) => {
       const facts = secretFacts(secret as KubeObject);
       return facts ? found(facts) : absent;
     });

@@ -56,7 +56,10 @@ export function apiWatch(kubeConfig: KubeConfig): Watch {
  * GET `path` (with its query) from the API server and parse the JSON answer: the reads on an
  * admission's path (a restore's Secret, an operator Job's NebulaBackup). Same pool and
  * authentication as `apiClient`; a status other than 2xx is thrown as client-node's
- * ApiException (`code`, `body`), so api-errors.ts reads it as it reads client-node's.
+ * ApiException (`code`, `body`), so api-errors.ts reads it as it reads client-node's. A read
+ * not answered within `timeoutMs` fails and gives its connection up (undici's headers and
+ * body time-outs), rather than holding it for undici's default 300 s after the admission
+ * stopped waiting.
  *
  * Why not `apiClient(…).readNamespacedSecret`: client-node sends through undici's fetch,
  * which keeps each response behind a WeakRef and a FinalizationRegistry entry. V8's
@@ -66,13 +69,18 @@ export function apiWatch(kubeConfig: KubeConfig): Watch {
  * admission was running then (bench/README.md, the seventh pass). undici's `request` keeps
  * nothing once the body is read.
  */
-export async function getJson(kubeConfig: KubeConfig, path: string): Promise<unknown> {
+export async function getJson(
+  kubeConfig: KubeConfig,
+  path: string,
+  timeoutMs: number,
+): Promise<unknown> {
   const server = kubeConfig.getCurrentCluster()?.server;
   if (!server) throw new Error("the kubeconfig names no current cluster");
   // The server may have a path of its own (an API proxy): append, do not resolve.
   const url = new URL(`${server.replace(/\/+$/, "")}${path}`);
   const context = new RequestContext(url.toString(), HttpMethod.GET);
   context.setHeaderParam("Accept", "application/json");
+  context.setHeaderParam("User-Agent", USER_AGENT);
   await sharedConnections(kubeConfig).applySecurityAuthentication(context);
   const dispatcher = context.getDispatcher() ?? getGlobalDispatcher();
   const answer = await dispatcher.request({
@@ -80,12 +88,22 @@ export async function getJson(kubeConfig: KubeConfig, path: string): Promise<unk
     path: `${url.pathname}${url.search}`,
     method: "GET",
     headers: context.getHeaders(),
+    headersTimeout: timeoutMs,
+    bodyTimeout: timeoutMs,
   });
   const text = await answer.body.text();
   if (answer.statusCode < 200 || answer.statusCode > 299)
     throw new ApiException(answer.statusCode, `HTTP ${answer.statusCode}`, text, {});
-  return JSON.parse(text);
+  try {
+    return JSON.parse(text);
+  } catch {
+    // JSON.parse's message quotes the text: it goes nowhere.
+    throw new Error("the API server's answer was not JSON");
+  }
 }
+
+/** Who reads, in the API server's audit log (client-node's generated client said its own). */
+const USER_AGENT = "nebula-br-webhook";
 
 /** Closes the shared pool of `kubeConfig` (in-flight requests finish first). */
 export async function closeApiConnections(kubeConfig: KubeConfig): Promise<void> {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { droppedConnection, retryWhenAsked } from "./api-errors.js";
+import { describeApiError, droppedConnection, retryWhenAsked } from "./api-errors.js";
 
 /** As undici's fetch throws when the connection closes under a request. */
 const dropped = (code = "UND_ERR_SOCKET") =>
@@ -62,5 +62,24 @@ describe("droppedConnection", () => {
     assert.equal(droppedConnection(new Error("ECONNRESET")), false);
     assert.equal(droppedConnection(answered(500)), false);
     assert.equal(droppedConnection(undefined), false);
+  });
+});
+
+describe("what a failed API call is told as (describeApiError)", () => {
+  it("an answer by its HTTP status, never its body", () => {
+    const error = Object.assign(new Error("HTTP 403"), { code: 403, body: "token abc" });
+    assert.equal(describeApiError(error), "the API server answered HTTP 403");
+  });
+
+  it("a system or undici error by its code, not its message (which names the address)", () => {
+    const refused = Object.assign(new Error("connect ECONNREFUSED 10.0.0.1:443"), {
+      code: "ECONNREFUSED",
+    });
+    assert.equal(describeApiError(refused), "ECONNREFUSED");
+    const timedOut = Object.assign(new Error("Headers Timeout Error"), {
+      code: "UND_ERR_HEADERS_TIMEOUT",
+    });
+    assert.equal(describeApiError(timedOut), "UND_ERR_HEADERS_TIMEOUT");
+    assert.equal(describeApiError(dropped("ENOTFOUND")), "ENOTFOUND", "fetch's wrapped cause");
   });
 });

@@ -8,8 +8,12 @@ export function statusCode(error: unknown): number | undefined {
 export function describeApiError(error: unknown): string {
   const code = statusCode(error);
   if (code !== undefined) return `the API server answered HTTP ${code}`;
-  const cause = (error as { cause?: { code?: string } } | undefined)?.cause?.code;
-  if (cause) return cause;
+  // A system or undici error's code (ECONNREFUSED, UND_ERR_HEADERS_TIMEOUT), not its message,
+  // which names addresses; fetch wraps such an error as its cause.
+  for (const source of [error, (error as { cause?: unknown } | undefined)?.cause]) {
+    const own = (source as { code?: unknown } | undefined)?.code;
+    if (typeof own === "string" && /^[A-Z][A-Z0-9_]{1,40}$/.test(own)) return own;
+  }
   return error instanceof Error
     ? (error.message.split("\n")[0]?.slice(0, 200) ?? "error")
     : String(error);

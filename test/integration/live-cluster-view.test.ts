@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { getEventListeners } from "node:events";
 import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -205,6 +206,85 @@ describe("the live cluster view", () => {
     assert.deepEqual(
       secretGets().map((r) => r.query.get("resourceVersion")),
       ["0", null],
+    );
+  });
+
+  it("reads a NebulaBackup by its own path, always from etcd", async () => {
+    api.putNebulaBackup({
+      apiVersion: "apps.nebula-graph.io/v1alpha1",
+      kind: "NebulaBackup",
+      metadata: { name: "nightly", namespace: "ns-2", uid: "uid-nightly" },
+      spec: { config: { clusterName: "cluster-2" } },
+    });
+    const v = startView();
+    const refs = [
+      { namespace: "ns-2", name: "nightly" },
+      { namespace: "ns-2", name: "gone" },
+    ];
+    const snap = await v.snapshot([], new AbortController().signal, refs, "cached");
+    const backup = snap.nebulaBackup("ns-2", "nightly");
+    assert.equal(backup.state, "found");
+    assert.deepEqual(backup.state === "found" && backup.value, {
+      namespace: "ns-2",
+      name: "nightly",
+      uid: "uid-nightly",
+      clusterName: "cluster-2",
+      clusterNamespace: "ns-2",
+    });
+    assert.equal(snap.nebulaBackup("ns-2", "gone").state, "absent");
+    const gets = api.requests.filter((r) => r.path.includes("/nebulabackups/"));
+    assert.deepEqual(
+      gets.map((r) => [r.path, r.query.get("resourceVersion")]),
+      [
+        ["/apis/apps.nebula-graph.io/v1alpha1/namespaces/ns-2/nebulabackups/nightly", null],
+        ["/apis/apps.nebula-graph.io/v1alpha1/namespaces/ns-2/nebulabackups/gone", null],
+      ],
+    );
+  });
+
+  it("reads many Secrets on one signal with one listener on it, removed once they are read", async () => {
+    // An audit page reads up to 500 Secrets on one signal: a listener each would pass
+    // EventTarget's limit of 10 and print a leak warning.
+    const refs = Array.from({ length: 30 }, (_, i) => ({ namespace: "ns-3", name: `s-${i}` }));
+    for (const ref of refs) api.putSecret(ref.namespace, ref.name, ["access-key"]);
+    const v = startView();
+    const warnings: Error[] = [];
+    const onWarning = (warning: Error) => warnings.push(warning);
+    process.on("warning", onWarning);
+    const controller = new AbortController();
+    let most = 0;
+    const watching = setInterval(() => {
+      most = Math.max(most, getEventListeners(controller.signal, "abort").length);
+    }, 0);
+    try {
+      const snap = await v.snapshot(refs, controller.signal);
+      for (const ref of refs) assert.equal(snap.secret(ref.namespace, ref.name).state, "found");
+      await sleep(10); // a warning is emitted on the next tick
+    } finally {
+      clearInterval(watching);
+      process.off("warning", onWarning);
+    }
+    assert.deepEqual(
+      warnings.map((w) => w.name),
+      [],
+    );
+    assert.ok(most <= 1, `at most one listener while reading, saw ${most}`);
+    assert.equal(getEventListeners(controller.signal, "abort").length, 0);
+  });
+
+  it("sends nothing for a namespace or name no object can have, and finds no Secret", async () => {
+    const v = startView();
+    const refs = [
+      { namespace: "..", name: ".." },
+      { namespace: "ns-1", name: "a/b" },
+      { namespace: "ns-1?x=1", name: "s" },
+    ];
+    const snap = await v.snapshot(refs, new AbortController().signal);
+    for (const ref of refs) assert.equal(snap.secret(ref.namespace, ref.name).state, "absent");
+    const clusters = "/apis/apps.nebula-graph.io/v1alpha1/nebulaclusters";
+    assert.deepEqual(
+      api.requests.filter((r) => r.path !== clusters),
+      [],
     );
   });
 

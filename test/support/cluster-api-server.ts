@@ -39,6 +39,8 @@ export interface ClusterApiServer {
   putCluster(object: Json): void;
   deleteCluster(namespace: string, name: string): void;
   putSecret(namespace: string, name: string, keys: readonly string[]): void;
+  /** Creates or replaces a NebulaBackup, as the operator's CRD stores it. */
+  putNebulaBackup(object: Json): void;
   /**
    * Forgets the history: a watch from an older resourceVersion than the current one, or a
    * list continued from an older snapshot, gets "410 Gone".
@@ -60,12 +62,15 @@ export interface ClusterApiServer {
 
 const CLUSTERS = "/apis/apps.nebula-graph.io/v1alpha1/nebulaclusters";
 const SECRET = /^\/api\/v1\/namespaces\/([^/]+)\/secrets\/([^/]+)$/;
+const NEBULA_BACKUP =
+  /^\/apis\/apps\.nebula-graph\.io\/v1alpha1\/namespaces\/([^/]+)\/nebulabackups\/([^/]+)$/;
 
 export async function startClusterApiServer(): Promise<ClusterApiServer> {
   const certs = generateCertificates(["localhost"], ["127.0.0.1"]);
   const client = issueClientCertificate(certs.ca, "nebula-br-webhook");
   const clusters = new Map<string, Json>();
   const secrets = new Map<string, Json>();
+  const nebulaBackups = new Map<string, Json>();
   const history: WatchEvent[] = [];
   const openWatches = new Set<ServerResponse>();
   const requests: SeenRequest[] = [];
@@ -157,9 +162,13 @@ export async function startClusterApiServer(): Promise<ClusterApiServer> {
       }
       const url = new URL(req.url ?? "/", "https://127.0.0.1");
       requests.push({ path: url.pathname, query: url.searchParams });
-      const secret = url.pathname.match(SECRET);
-      if (req.method === "GET" && secret) {
-        const found = secrets.get(key(secret[1] as string, secret[2] as string));
+      for (const [pattern, stored] of [
+        [SECRET, secrets],
+        [NEBULA_BACKUP, nebulaBackups],
+      ] as const) {
+        const named = url.pathname.match(pattern);
+        if (req.method !== "GET" || !named) continue;
+        const found = stored.get(key(named[1] as string, named[2] as string));
         return found ? json(res, found) : status(res, 404, "NotFound");
       }
       if (req.method === "GET" && url.pathname === CLUSTERS) {
@@ -226,6 +235,10 @@ current-context: stand-in
         metadata: { name, namespace, resourceVersion: String(resourceVersion) },
         data: Object.fromEntries(keys.map((k) => [k, b64("not-a-real-value")])),
       });
+    },
+    putNebulaBackup(object) {
+      const metadata = object.metadata as { namespace: string; name: string };
+      nebulaBackups.set(key(metadata.namespace, metadata.name), object);
     },
     compact() {
       historyStart = resourceVersion;
