@@ -895,6 +895,10 @@ after, no answer took the webhook 10 ms, and only one collection in each of two 
 one) took over 10 ms. The column on waiting for a core (below) shows one cause: the webhook,
 pinned to one core as the other servers are, waited there for the API server's, etcd's and
 its own other threads about 0.35–0.42 ms per create, the do-nothing servers 0.13–0.23 ms.
+Measured and not kept: with V8's \`--single-threaded\` (no compiler or collector threads) it
+waited 0.21–0.23 ms, as the do-nothing servers did, but the Job's added p50 did not move
+(2.63 ms, against 2.51 in this page's run), and on a node with cores to spare those threads
+run beside the event loop, not in its way.
 
 ${jobGoalParts(r)}
 ## Through the API server
