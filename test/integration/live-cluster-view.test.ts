@@ -272,6 +272,74 @@ describe("the live cluster view", () => {
     assert.equal(getEventListeners(controller.signal, "abort").length, 0);
   });
 
+  it("reads a Secret again when the API server asks it to (429, 503), after the wait it names", async () => {
+    api.putSecret("ns-4", "aws", ["access-key"]);
+    const v = startView();
+    const ref = [{ namespace: "ns-4", name: "aws" }];
+    const reads = () =>
+      api.requests.filter((r) => r.path === "/api/v1/namespaces/ns-4/secrets/aws");
+    for (const code of [429, 503]) {
+      const before = reads().length;
+      api.refuseNextRead(code, 1);
+      const started = performance.now();
+      const snap = await v.snapshot(ref, new AbortController().signal);
+      const waited = performance.now() - started;
+      assert.equal(snap.secret("ns-4", "aws").state, "found", `after ${code}`);
+      assert.equal(reads().length - before, 2, `one read refused with ${code}, one answered`);
+      assert.ok(waited >= 900, `waited the second the API server named, not ${waited} ms`);
+    }
+  });
+
+  it("a read the API server asks to come back later than the time-out is `unavailable`: the admission does not wait", async () => {
+    api.putSecret("ns-4", "aws", ["access-key"]);
+    const v = new LiveClusterView({
+      kubeConfig,
+      logger: createLogger("silent"),
+      secretTimeoutMs: 500,
+    });
+    view = v;
+    api.refuseNextRead(503, 1);
+    const snap = await v.snapshot(
+      [{ namespace: "ns-4", name: "aws" }],
+      new AbortController().signal,
+    );
+    const secret = snap.secret("ns-4", "aws");
+    assert.equal(secret.state, "unavailable", "the retry's wait is longer than the time-out");
+    assert.match(
+      secret.state === "unavailable" ? secret.reason : "",
+      /^reading the Secret failed: the API server did not answer in time$/,
+    );
+  });
+
+  it("keeps the path of a server URL behind a proxy that routes by path, for lists, watches and reads", async () => {
+    api.putSecret("ns-5", "aws", ["access-key"]);
+    const proxied = new KubeConfig();
+    proxied.loadFromFile(await api.kubeconfig(await mkdtemp(join(tmpdir(), "nbw-live-")), true));
+    const v = new LiveClusterView({
+      kubeConfig: proxied,
+      logger: createLogger("silent"),
+      secretTimeoutMs: 2000,
+    });
+    try {
+      await v.start();
+      const snap = await v.snapshot(
+        [{ namespace: "ns-5", name: "aws" }],
+        new AbortController().signal,
+      );
+      assert.equal(snap.secret("ns-5", "aws").state, "found");
+      assert.equal(snap.nebulaCluster("ns-1", "cluster-1").state, "found");
+      await until(() => api.watches().length > 0, "the watch is open");
+      assert.deepEqual(
+        api.requests.filter((r) => !r.proxied).map((r) => r.path),
+        [],
+        "every request went through the proxy's path",
+      );
+    } finally {
+      await v.stop();
+      await closeApiConnections(proxied);
+    }
+  });
+
   it("sends nothing for a namespace or name no object can have, and finds no Secret", async () => {
     const v = startView();
     const refs = [

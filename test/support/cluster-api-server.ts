@@ -15,9 +15,18 @@ import { issueClientCertificate } from "./tls.js";
 type Json = Record<string, unknown>;
 
 export interface SeenRequest {
+  /** Without PROXY_PREFIX, when the request came through it. */
   readonly path: string;
   readonly query: URLSearchParams;
+  /** Whether the request's path started with PROXY_PREFIX. */
+  readonly proxied: boolean;
 }
+
+/**
+ * A path the server is also served under, as an API server behind a proxy that routes by
+ * path is (Rancher's `/k8s/clusters/<id>`): a kubeconfig's server URL then ends with it.
+ */
+export const PROXY_PREFIX = "/k8s/clusters/c-bench";
 
 interface WatchEvent {
   readonly resourceVersion: number;
@@ -34,7 +43,8 @@ export interface ClusterApiServer {
   /** NebulaCluster list pages asked for, and watches opened. */
   lists(): SeenRequest[];
   watches(): SeenRequest[];
-  kubeconfig(dir: string): Promise<string>;
+  /** With `proxied`, the server URL ends with PROXY_PREFIX. */
+  kubeconfig(dir: string, proxied?: boolean): Promise<string>;
   /** Creates or replaces a NebulaCluster (an ADDED or MODIFIED event). */
   putCluster(object: Json): void;
   deleteCluster(namespace: string, name: string): void;
@@ -57,6 +67,11 @@ export interface ClusterApiServer {
    * connection closed under a request by a restart or a load balancer.
    */
   dropNext(count: number): void;
+  /**
+   * Answers the next Secret or NebulaBackup GET with `code` (429 or 503, as an API server
+   * asks a client to come back), naming `retryAfterSeconds` in the Status as it does.
+   */
+  refuseNextRead(code: number, retryAfterSeconds: number): void;
   close(): Promise<void>;
 }
 
@@ -80,6 +95,7 @@ export async function startClusterApiServer(): Promise<ClusterApiServer> {
   let hold: Promise<void> | undefined;
   let listStatus: number | undefined;
   let toDrop = 0;
+  let readRefusal: { code: number; retryAfterSeconds: number } | undefined;
 
   const status = (res: ServerResponse, code: number, reason: string) => {
     res.writeHead(code, { "content-type": "application/json" });
@@ -160,14 +176,37 @@ export async function startClusterApiServer(): Promise<ClusterApiServer> {
         req.socket.destroy();
         return;
       }
-      const url = new URL(req.url ?? "/", "https://127.0.0.1");
-      requests.push({ path: url.pathname, query: url.searchParams });
+      const proxied = (req.url ?? "").startsWith(`${PROXY_PREFIX}/`);
+      const url = new URL(
+        proxied ? (req.url ?? "").slice(PROXY_PREFIX.length) : (req.url ?? "/"),
+        "https://127.0.0.1",
+      );
+      requests.push({ path: url.pathname, query: url.searchParams, proxied });
       for (const [pattern, stored] of [
         [SECRET, secrets],
         [NEBULA_BACKUP, nebulaBackups],
       ] as const) {
         const named = url.pathname.match(pattern);
         if (req.method !== "GET" || !named) continue;
+        if (readRefusal) {
+          const { code, retryAfterSeconds } = readRefusal;
+          readRefusal = undefined;
+          res.writeHead(code, {
+            "content-type": "application/json",
+            "retry-after": String(retryAfterSeconds),
+          });
+          res.end(
+            JSON.stringify({
+              kind: "Status",
+              apiVersion: "v1",
+              status: "Failure",
+              reason: code === 429 ? "TooManyRequests" : "ServiceUnavailable",
+              details: { retryAfterSeconds },
+              code,
+            }),
+          );
+          return;
+        }
         const found = stored.get(key(named[1] as string, named[2] as string));
         return found ? json(res, found) : status(res, 404, "NotFound");
       }
@@ -192,15 +231,15 @@ export async function startClusterApiServer(): Promise<ClusterApiServer> {
     requests,
     lists: seen((r) => r.query.get("watch") !== "true"),
     watches: seen((r) => r.query.get("watch") === "true"),
-    async kubeconfig(dir) {
-      const file = join(dir, `kubeconfig-${port}`);
+    async kubeconfig(dir, proxied = false) {
+      const file = join(dir, `kubeconfig-${port}${proxied ? "-proxied" : ""}`);
       await writeFile(
         file,
         `apiVersion: v1
 kind: Config
 clusters:
 - name: stand-in
-  cluster: {server: "https://127.0.0.1:${port}", certificate-authority-data: ${b64(certs.ca.cert)}}
+  cluster: {server: "https://127.0.0.1:${port}${proxied ? PROXY_PREFIX : ""}", certificate-authority-data: ${b64(certs.ca.cert)}}
 users:
 - name: webhook
   user: {client-certificate-data: ${b64(client.cert)}, client-key-data: ${b64(client.key)}}
@@ -265,6 +304,9 @@ current-context: stand-in
     },
     dropNext(count) {
       toDrop = count;
+    },
+    refuseNextRead(code, retryAfterSeconds) {
+      readRefusal = { code, retryAfterSeconds };
     },
     async close() {
       for (const res of openWatches) res.destroy();
