@@ -831,6 +831,7 @@ function summarize(comparison: Comparison) {
     afterIdle,
     idleConnectionsOpened: comparison.idleConnectionsOpened,
     webhookDuringRounds: comparison.webhookDuringRounds,
+    apiServerCallsDuringRounds: comparison.apiServerCallsDuringRounds,
   };
 }
 

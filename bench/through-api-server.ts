@@ -15,7 +15,12 @@ import type { KubeObject } from "../src/kube/objects.js";
 import { type ControlPlane, kubectlOk, webhookConfigurations } from "../test/e2e/harness.js";
 import { processCpuMs, runQueueWaitMs } from "../test/support/measure.js";
 import { brWorkload, restoreV18, type Target } from "./requests.js";
-import { type Tallies, talliesSince } from "./webhook-histograms.js";
+import {
+  API_SERVER_WEBHOOK_SECONDS,
+  type Tallies,
+  talliesBy,
+  talliesSince,
+} from "./webhook-histograms.js";
 
 /**
  * No policy; a ValidatingAdmissionPolicy; a do-nothing https webhook (bench/baseline-server.ts)
@@ -67,6 +72,11 @@ export interface Comparison {
   readonly idleConnectionsOpened: number;
   /** The webhook's collections (by kind) and own time per answer (by stage) during the rounds. */
   readonly webhookDuringRounds: WebhookTallies;
+  /**
+   * The API server's own timing of its calls to the webhooks during the rounds, by
+   * `<variant>/<type>` (floor, answer or webhook; admit or validating).
+   */
+  readonly apiServerCallsDuringRounds: Tallies;
 }
 
 /**
@@ -344,6 +354,7 @@ export async function compare(
   };
   let idleConnectionsOpened = 0;
   let webhookDuringRounds: WebhookTallies = { gc: {}, answers: {} };
+  let apiServerCallsDuringRounds: Tallies = {};
   // Each object and variant counts its own creates: the "answer" variant's are then the ones
   // of answerVariantObjects.
   const counters = new Map<string, number>();
@@ -384,6 +395,7 @@ export async function compare(
     for (const object of OBJECTS)
       for (const variant of VARIANTS) await batch(object, variant, WARM_UP);
     const talliesBefore = await webhookTallies();
+    const callsBefore = apiServerWebhookCalls(plane);
     for (let round = 0; round < rounds; round++) {
       const turn = round % VARIANTS.length;
       const order = [...VARIANTS.slice(turn), ...VARIANTS.slice(0, turn)];
@@ -393,6 +405,7 @@ export async function compare(
       log(`through the API server: round ${round + 1}/${rounds} done`);
     }
     const talliesAfter = await webhookTallies();
+    apiServerCallsDuringRounds = talliesSince(callsBefore, apiServerWebhookCalls(plane));
     webhookDuringRounds = {
       gc: talliesSince(talliesBefore.gc, talliesAfter.gc),
       answers: talliesSince(talliesBefore.answers, talliesAfter.answers),
@@ -436,5 +449,16 @@ export async function compare(
     afterIdle,
     idleConnectionsOpened,
     webhookDuringRounds,
+    apiServerCallsDuringRounds,
   };
+}
+
+/** The API server's histogram of its webhook calls, by the variant the webhook belongs to. */
+function apiServerWebhookCalls(plane: ControlPlane): Tallies {
+  const text = kubectlOk(plane, ["get", "--raw", "/metrics"]);
+  return talliesBy(text, API_SERVER_WEBHOOK_SECONDS, (labels) => {
+    const name = labels.name ?? "";
+    const variant = VARIANTS.find((v) => name.startsWith(`${v}.`)) ?? "webhook";
+    return `${variant}/${labels.type ?? "?"}`;
+  });
 }

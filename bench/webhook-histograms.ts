@@ -7,6 +7,8 @@
  */
 export const GC_SECONDS = "nebula_br_webhook_nodejs_gc_duration_seconds";
 export const ANSWER_SECONDS = "nebula_br_webhook_admission_duration_seconds";
+/** kube-apiserver's own timing of each call it makes to a webhook, by webhook name. */
+export const API_SERVER_WEBHOOK_SECONDS = "apiserver_admission_webhook_admission_duration_seconds";
 
 export interface Tally {
   readonly count: number;
@@ -20,23 +22,36 @@ export type Tallies = Readonly<Record<string, Tally>>;
 
 /** Reads `metric`'s histogram, split by `label`, from a /metrics text (Prometheus format). */
 export function talliesOf(metricsText: string, metric: string, label: string): Tallies {
+  return talliesBy(metricsText, metric, (labels) => labels[label]);
+}
+
+/**
+ * Reads `metric`'s histogram, its series summed by `keyOf` their labels (undefined: left out).
+ * Every series of one key must have the same buckets, as Prometheus histograms do.
+ */
+export function talliesBy(
+  metricsText: string,
+  metric: string,
+  keyOf: (labels: Readonly<Record<string, string>>) => string | undefined,
+): Tallies {
   const found: Record<string, { count: number; seconds: number; atMost: Record<string, number> }> =
     {};
   const pattern = new RegExp(`^${metric}_(bucket|sum|count)\\{([^}]*)\\} (\\S+)$`);
   for (const line of metricsText.split("\n")) {
     const match = line.match(pattern);
     if (!match) continue;
-    const labels = Object.fromEntries(
+    const labels: Record<string, string> = Object.fromEntries(
       [...(match[2] ?? "").matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1], m[2]]),
     );
-    const key = labels[label];
+    const key = keyOf(labels);
     if (key === undefined) continue;
     const tally = found[key] ?? { count: 0, seconds: 0, atMost: {} };
     found[key] = tally;
     const value = Number(match[3]);
-    if (match[1] === "sum") tally.seconds = value;
-    else if (match[1] === "count") tally.count = value;
-    else if (labels.le !== undefined) tally.atMost[labels.le] = value;
+    if (match[1] === "sum") tally.seconds += value;
+    else if (match[1] === "count") tally.count += value;
+    else if (labels.le !== undefined)
+      tally.atMost[labels.le] = (tally.atMost[labels.le] ?? 0) + value;
   }
   return found;
 }
