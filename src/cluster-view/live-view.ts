@@ -57,6 +57,8 @@ interface ReadDeadline {
   /** Rejects when the request's signal aborts or the time-out passes; raced by every read. */
   readonly expired: Promise<never>;
   passed(): boolean;
+  /** How long until it passes. */
+  leftMs(): number;
   clear(): void;
 }
 
@@ -69,6 +71,7 @@ interface ReadDeadline {
  * then swept them paused the admissions running then (bench/README.md, the seventh pass).
  */
 function readDeadline(signal: AbortSignal, ms: number): ReadDeadline {
+  const endsAt = performance.now() + ms;
   let passed = signal.aborted;
   let timer: NodeJS.Timeout | undefined;
   let expire: (() => void) | undefined;
@@ -88,6 +91,7 @@ function readDeadline(signal: AbortSignal, ms: number): ReadDeadline {
   return {
     expired,
     passed: () => passed,
+    leftMs: () => (passed ? 0 : endsAt - performance.now()),
     clear() {
       clearTimeout(timer);
       if (expire) signal.removeEventListener("abort", expire);
@@ -239,9 +243,9 @@ export class LiveClusterView implements ClusterView {
   }
 
   /**
-   * Races a GET against the snapshot's deadline; 404 is `absent`. The GET is sent again once,
-   * within the same deadline, if the API server asks (429, 503) or its connection is dropped
-   * under it (retryWhenAsked). Nothing is sent once the deadline has passed.
+   * Races a GET against the snapshot's deadline; 404 is `absent`. The GET is sent again once
+   * if the API server asks (429, 503) or its connection is dropped under it (retryWhenAsked),
+   * when that can be done before the deadline. Nothing is sent once the deadline has passed.
    */
   private async withTimeout<T, R>(
     what: string,
@@ -250,7 +254,7 @@ export class LiveClusterView implements ClusterView {
     toLookup: (value: T) => Lookup<R>,
   ): Promise<Lookup<R>> {
     if (deadline.passed()) return unavailable(`reading ${what} failed: ${DEADLINE_PASSED}`);
-    const request = retryWhenAsked(get, 2);
+    const request = retryWhenAsked(get, 2, (waitMs) => waitMs < deadline.leftMs());
     try {
       return toLookup(await Promise.race([request, deadline.expired]));
     } catch (error) {

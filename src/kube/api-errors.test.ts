@@ -43,6 +43,18 @@ describe("reads sent again (retryWhenAsked)", () => {
     }
   });
 
+  it("a wait the caller will not sit out is not waited: the answer is thrown at once", async () => {
+    const read = failing(answered(503));
+    const asked: number[] = [];
+    const refuse = (ms: number) => {
+      asked.push(ms);
+      return false;
+    };
+    await assert.rejects(retryWhenAsked(read.call, 5, refuse), { code: 503 });
+    assert.equal(read.calls(), 1);
+    assert.deepEqual(asked, [1000], "asked about the default Retry-After of 1 s");
+  });
+
   it("a refused connection is an API server that is down: thrown at once", async () => {
     const read = failing(dropped("ECONNREFUSED"));
     await assert.rejects(retryWhenAsked(read.call), TypeError);

@@ -45,10 +45,15 @@ const RECONNECT_DELAY_MS = 100;
  * asked us to repeat (429 or 503, e.g. "storage is (re)initializing" just after a CRD is
  * established), waiting Retry-After (1 s by default), as client-go does; and one whose
  * connection was dropped under it, at once over a new one, as Go's transport does for its
- * reads: one reset no longer fails an audit of 100,000 objects. Any other error, or the last
- * attempt's, is thrown.
+ * reads: one reset no longer fails an audit of 100,000 objects. Any other error, the last
+ * attempt's, or one whose wait `mayWait` refuses (a read nobody will still be waiting for
+ * by then), is thrown.
  */
-export async function retryWhenAsked<T>(call: () => Promise<T>, attempts = 5): Promise<T> {
+export async function retryWhenAsked<T>(
+  call: () => Promise<T>,
+  attempts = 5,
+  mayWait: (ms: number) => boolean = () => true,
+): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await call();
@@ -56,9 +61,9 @@ export async function retryWhenAsked<T>(call: () => Promise<T>, attempts = 5): P
       const code = statusCode(error);
       const dropped = code === undefined && droppedConnection(error);
       if ((code !== 429 && code !== 503 && !dropped) || attempt >= attempts) throw error;
-      await new Promise((resolve) =>
-        setTimeout(resolve, dropped ? RECONNECT_DELAY_MS : retryAfterMs(error)),
-      );
+      const waitMs = dropped ? RECONNECT_DELAY_MS : retryAfterMs(error);
+      if (!mayWait(waitMs)) throw error;
+      await new Promise((resolve) => setTimeout(resolve, waitMs));
     }
   }
 }
