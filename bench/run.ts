@@ -57,7 +57,6 @@ import { freePort } from "../test/support/serve-process.js";
 import { auditScale } from "./audit-scale.js";
 import { brEnabledCluster, largeClusterState } from "./cluster-state.js";
 import { constantRate, type RateResult } from "./constant-rate.js";
-
 import { IMAGE_ENV, IMAGE_NODE_FLAGS } from "./image-runtime.js";
 import { fillWithClusters } from "./live-clusters.js";
 import { operatorClusterWithStatus } from "./operator-objects.js";

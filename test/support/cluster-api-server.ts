@@ -97,9 +97,28 @@ export async function startClusterApiServer(): Promise<ClusterApiServer> {
   let toDrop = 0;
   let readRefusal: { code: number; retryAfterSeconds: number } | undefined;
 
-  const status = (res: ServerResponse, code: number, reason: string) => {
-    res.writeHead(code, { "content-type": "application/json" });
-    res.end(JSON.stringify({ kind: "Status", apiVersion: "v1", status: "Failure", reason, code }));
+  /** A failure as kube-apiserver answers it; `retryAfterSeconds` asks the client to come back. */
+  const status = (
+    res: ServerResponse,
+    code: number,
+    reason: string,
+    retryAfterSeconds?: number,
+  ) => {
+    const comeBack = retryAfterSeconds !== undefined;
+    res.writeHead(code, {
+      "content-type": "application/json",
+      ...(comeBack ? { "retry-after": String(retryAfterSeconds) } : {}),
+    });
+    res.end(
+      JSON.stringify({
+        kind: "Status",
+        apiVersion: "v1",
+        status: "Failure",
+        reason,
+        ...(comeBack ? { details: { retryAfterSeconds } } : {}),
+        code,
+      }),
+    );
   };
   const json = (res: ServerResponse, body: unknown) => {
     res.writeHead(200, { "content-type": "application/json" });
@@ -191,21 +210,8 @@ export async function startClusterApiServer(): Promise<ClusterApiServer> {
         if (readRefusal) {
           const { code, retryAfterSeconds } = readRefusal;
           readRefusal = undefined;
-          res.writeHead(code, {
-            "content-type": "application/json",
-            "retry-after": String(retryAfterSeconds),
-          });
-          res.end(
-            JSON.stringify({
-              kind: "Status",
-              apiVersion: "v1",
-              status: "Failure",
-              reason: code === 429 ? "TooManyRequests" : "ServiceUnavailable",
-              details: { retryAfterSeconds },
-              code,
-            }),
-          );
-          return;
+          const reason = code === 429 ? "TooManyRequests" : "ServiceUnavailable";
+          return status(res, code, reason, retryAfterSeconds);
         }
         const found = stored.get(key(named[1] as string, named[2] as string));
         return found ? json(res, found) : status(res, 404, "NotFound");
