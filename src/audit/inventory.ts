@@ -1,34 +1,29 @@
-import {
-  AppsV1Api,
-  BatchV1Api,
-  CoreV1Api,
-  CustomObjectsApi,
-  type KubeConfig,
-} from "@kubernetes/client-node";
-import { apiClient } from "../kube/api-client.js";
+import type { KubeConfig } from "@kubernetes/client-node";
+import { getJson } from "../kube/api-client.js";
 import { describeApiError, retryWhenAsked, statusCode } from "../kube/api-errors.js";
+import { listPath, type ListPageRequest as Page } from "../kube/api-paths.js";
 import type { KubeObject } from "../kube/objects.js";
 import { isControllerMade } from "../rules/br-workload-rules.js";
 
-const NEBULA_GROUP = "apps.nebula-graph.io";
-const NEBULA_VERSION = "v1alpha1";
+const NEBULA = "apps.nebula-graph.io/v1alpha1";
 
 /** Objects per list request: 100,000 Jobs are read 500 at a time, never all at once. */
 export const PAGE_SIZE = 500;
 
-/** One page of a list, as every list call answers it. */
+/**
+ * How long one page may take to arrive (500 Pods can be a few MB). Long enough for a loaded
+ * API server; a page not there by then gives its connection up and fails the run, which the
+ * next run repeats, instead of holding it for undici's default of 300 s.
+ */
+const PAGE_TIMEOUT_MS = 60_000;
+
+/** One page of a list, as the API server answers it. */
 interface ListPage {
   items?: unknown[];
-  metadata?: { _continue?: string; continue?: string };
+  metadata?: { continue?: string };
 }
 
-interface Page {
-  readonly namespace: string | undefined;
-  readonly limit: number;
-  readonly continueToken: string | undefined;
-}
-
-/** A kind the audit reads, and how to list one page of it. */
+/** A kind the audit reads. */
 interface Source {
   readonly kind: string;
   readonly apiVersion: string;
@@ -40,112 +35,26 @@ interface Source {
    * audited where it was written: only those nobody controls are audited themselves.
    */
   readonly onlyUncontrolled?: boolean;
-  list(page: Page): Promise<ListPage>;
 }
 
-function sources(kubeConfig: KubeConfig): Source[] {
-  const custom = apiClient(kubeConfig, CustomObjectsApi);
-  const batch = apiClient(kubeConfig, BatchV1Api);
-  const core = apiClient(kubeConfig, CoreV1Api);
-  const apps = apiClient(kubeConfig, AppsV1Api);
-  const nebula = (kind: string, plural: string): Source => ({
-    kind,
-    apiVersion: `${NEBULA_GROUP}/${NEBULA_VERSION}`,
-    resource: plural,
-    optional: true,
-    list: ({ namespace, limit, continueToken }) => {
-      const params = {
-        group: NEBULA_GROUP,
-        version: NEBULA_VERSION,
-        plural,
-        limit,
-        _continue: continueToken,
-      };
-      return (
-        namespace
-          ? custom.listNamespacedCustomObject({ ...params, namespace })
-          : custom.listClusterCustomObject(params)
-      ) as Promise<ListPage>;
-    },
-  });
-  return [
-    nebula("NebulaRestore", "nebularestores"),
-    nebula("NebulaBackup", "nebulabackups"),
-    nebula("NebulaCronBackup", "nebulacronbackups"),
-    {
-      kind: "Job",
-      apiVersion: "batch/v1",
-      resource: "jobs",
-      optional: false,
-      list: ({ namespace, limit, continueToken: _continue }) =>
-        namespace
-          ? batch.listNamespacedJob({ namespace, limit, _continue })
-          : batch.listJobForAllNamespaces({ limit, _continue }),
-    },
-    {
-      kind: "CronJob",
-      apiVersion: "batch/v1",
-      resource: "cronjobs",
-      optional: false,
-      list: ({ namespace, limit, continueToken: _continue }) =>
-        namespace
-          ? batch.listNamespacedCronJob({ namespace, limit, _continue })
-          : batch.listCronJobForAllNamespaces({ limit, _continue }),
-    },
-    {
-      kind: "Pod",
-      apiVersion: "v1",
-      resource: "pods",
-      optional: false,
-      onlyUncontrolled: true,
-      list: ({ namespace, limit, continueToken: _continue }) =>
-        namespace
-          ? core.listNamespacedPod({ namespace, limit, _continue })
-          : core.listPodForAllNamespaces({ limit, _continue }),
-    },
-    {
-      kind: "Deployment",
-      apiVersion: "apps/v1",
-      resource: "deployments",
-      optional: false,
-      list: ({ namespace, limit, continueToken: _continue }) =>
-        namespace
-          ? apps.listNamespacedDeployment({ namespace, limit, _continue })
-          : apps.listDeploymentForAllNamespaces({ limit, _continue }),
-    },
-    {
-      kind: "StatefulSet",
-      apiVersion: "apps/v1",
-      resource: "statefulsets",
-      optional: false,
-      list: ({ namespace, limit, continueToken: _continue }) =>
-        namespace
-          ? apps.listNamespacedStatefulSet({ namespace, limit, _continue })
-          : apps.listStatefulSetForAllNamespaces({ limit, _continue }),
-    },
-    {
-      kind: "ReplicaSet",
-      apiVersion: "apps/v1",
-      resource: "replicasets",
-      optional: false,
-      onlyUncontrolled: true,
-      list: ({ namespace, limit, continueToken: _continue }) =>
-        namespace
-          ? apps.listNamespacedReplicaSet({ namespace, limit, _continue })
-          : apps.listReplicaSetForAllNamespaces({ limit, _continue }),
-    },
-    {
-      kind: "DaemonSet",
-      apiVersion: "apps/v1",
-      resource: "daemonsets",
-      optional: false,
-      list: ({ namespace, limit, continueToken: _continue }) =>
-        namespace
-          ? apps.listNamespacedDaemonSet({ namespace, limit, _continue })
-          : apps.listDaemonSetForAllNamespaces({ limit, _continue }),
-    },
-  ];
-}
+const SOURCES: readonly Source[] = [
+  { kind: "NebulaRestore", apiVersion: NEBULA, resource: "nebularestores", optional: true },
+  { kind: "NebulaBackup", apiVersion: NEBULA, resource: "nebulabackups", optional: true },
+  { kind: "NebulaCronBackup", apiVersion: NEBULA, resource: "nebulacronbackups", optional: true },
+  { kind: "Job", apiVersion: "batch/v1", resource: "jobs", optional: false },
+  { kind: "CronJob", apiVersion: "batch/v1", resource: "cronjobs", optional: false },
+  { kind: "Pod", apiVersion: "v1", resource: "pods", optional: false, onlyUncontrolled: true },
+  { kind: "Deployment", apiVersion: "apps/v1", resource: "deployments", optional: false },
+  { kind: "StatefulSet", apiVersion: "apps/v1", resource: "statefulsets", optional: false },
+  {
+    kind: "ReplicaSet",
+    apiVersion: "apps/v1",
+    resource: "replicasets",
+    optional: false,
+    onlyUncontrolled: true,
+  },
+  { kind: "DaemonSet", apiVersion: "apps/v1", resource: "daemonsets", optional: false },
+];
 
 export type InventoryResult =
   | { ok: true; objects: KubeObject[]; missingKinds: string[] }
@@ -177,11 +86,15 @@ export async function forEachGuardablePage(
   const { onApiCall = () => {}, pageSize = PAGE_SIZE } = options;
   const missingKinds: string[] = [];
   let count = 0;
-  for (const source of sources(kubeConfig)) {
+  for (const source of SOURCES) {
     let continueToken: string | undefined;
     do {
       onApiCall("list", source.resource);
-      const page = await listPage(source, { namespace, limit: pageSize, continueToken });
+      const page = await listPage(kubeConfig, source, {
+        namespace,
+        limit: pageSize,
+        continueToken,
+      });
       if (!page.ok) return page;
       if (page.missing) {
         missingKinds.push(source.kind);
@@ -199,19 +112,30 @@ export async function forEachGuardablePage(
         .filter((object) => !source.onlyUncontrolled || !isControllerMade(object));
       count += objects.length;
       await onPage(objects);
-      const next = page.list.metadata?._continue ?? page.list.metadata?.continue;
+      const next = page.list.metadata?.continue;
       continueToken = next ? next : undefined;
     } while (continueToken);
   }
   return { ok: true, objects: count, missingKinds };
 }
 
+/**
+ * One page as the API server's JSON, read with a plain GET on the shared connection pool. Not
+ * client-node's typed list calls: they copy every object into its model classes (a second
+ * copy of each page, and only the fields its models know) after fetch has held the answer
+ * through young-generation collections (see `getJson`).
+ */
 async function listPage(
+  kubeConfig: KubeConfig,
   source: Source,
   page: Page,
 ): Promise<{ ok: true; missing: boolean; list: ListPage } | { ok: false; reason: string }> {
   try {
-    return { ok: true, missing: false, list: await retryWhenAsked(() => source.list(page)) };
+    const path = listPath(source.apiVersion, source.resource, page);
+    const list = (await retryWhenAsked(() =>
+      getJson(kubeConfig, path, PAGE_TIMEOUT_MS),
+    )) as ListPage;
+    return { ok: true, missing: false, list };
   } catch (error) {
     const code = statusCode(error);
     if (code === 404 && source.optional && !page.continueToken)

@@ -1,7 +1,8 @@
-import { CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
+import type { KubeConfig } from "@kubernetes/client-node";
 import type { Logger } from "pino";
-import { apiClient, apiWatch, getJson } from "../kube/api-client.js";
+import { apiWatch, getJson } from "../kube/api-client.js";
 import { describeApiError, retryWhenAsked, statusCode } from "../kube/api-errors.js";
+import { listPath } from "../kube/api-paths.js";
 import { isDns1123Label, isDns1123Subdomain } from "../kube/names.js";
 import type { KubeObject } from "../kube/objects.js";
 import { type ListPage, ReducedListWatch } from "../kube/reduced-list-watch.js";
@@ -31,6 +32,8 @@ const PLURAL = "nebulaclusters";
  * ~190 MiB (little over the start-up peak) and sync as fast (bench/README.md).
  */
 const CLUSTERS_PER_PAGE = 100;
+/** How long one page may take to arrive; then the list is tried again (ReducedListWatch). */
+const LIST_PAGE_TIMEOUT_MS = 30_000;
 
 /**
  * A GET answered from the API server's watch cache: `resourceVersion=0` ("any version,
@@ -123,18 +126,13 @@ export class LiveClusterView implements ClusterView {
   private lastError: string | undefined;
 
   constructor(private readonly options: LiveViewOptions) {
-    const custom = apiClient(options.kubeConfig, CustomObjectsApi);
-    const listPage = (limit: number, continueToken: string | undefined) =>
-      retryWhenAsked(
-        () =>
-          custom.listClusterCustomObject({
-            group: GROUP,
-            version: VERSION,
-            plural: PLURAL,
-            limit,
-            _continue: continueToken,
-          }) as Promise<ListPage>,
+    // A plain GET on the shared pool, as the Secret reads (getJson says why not client-node's).
+    const listPage = (limit: number, continueToken: string | undefined) => {
+      const path = listPath(`${GROUP}/${VERSION}`, PLURAL, { limit, continueToken });
+      return retryWhenAsked(
+        () => getJson(options.kubeConfig, path, LIST_PAGE_TIMEOUT_MS) as Promise<ListPage>,
       );
+    };
     this.clusters = new ReducedListWatch({
       path: `/apis/${GROUP}/${VERSION}/${PLURAL}`,
       watch: apiWatch(options.kubeConfig),

@@ -3,10 +3,10 @@ import type { Watch } from "@kubernetes/client-node";
 import { statusCode } from "./api-errors.js";
 import { field, type KubeObject, stringField } from "./objects.js";
 
-/** One page of a list, as the API server answers it (raw JSON, or client-node's typed list). */
+/** One page of a list, as the API server answers it. */
 export interface ListPage {
   items?: unknown[];
-  metadata?: { resourceVersion?: string; continue?: string; _continue?: string };
+  metadata?: { resourceVersion?: string; continue?: string };
 }
 
 export interface ReducedListWatchOptions<T> {
@@ -172,7 +172,7 @@ export class ReducedListWatch<T> {
         continue;
       }
       for (const item of page.items ?? []) this.keep(fresh, item as KubeObject);
-      continueToken = page.metadata?.continue || page.metadata?._continue || undefined;
+      continueToken = page.metadata?.continue || undefined;
       if (continueToken === undefined) {
         this.replaceAll(fresh, page.metadata?.resourceVersion ?? "");
         return;

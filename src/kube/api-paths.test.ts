@@ -1,0 +1,51 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { listPath } from "./api-paths.js";
+
+describe("the path of a list page", () => {
+  it("is under /api/v1 for the core group and /apis/<group>/<version> for the others", () => {
+    assert.equal(
+      listPath("v1", "pods", { limit: 500, continueToken: undefined }),
+      "/api/v1/pods?limit=500",
+    );
+    assert.equal(
+      listPath("batch/v1", "jobs", { limit: 500, continueToken: undefined }),
+      "/apis/batch/v1/jobs?limit=500",
+    );
+  });
+
+  it("names its namespace when it has one", () => {
+    assert.equal(
+      listPath("apps.nebula-graph.io/v1alpha1", "nebularestores", {
+        namespace: "team-a",
+        limit: 100,
+        continueToken: undefined,
+      }),
+      "/apis/apps.nebula-graph.io/v1alpha1/namespaces/team-a/nebularestores?limit=100",
+    );
+  });
+
+  it("carries the continue token as the API server gave it, whatever its characters", () => {
+    const token = "eyJ2IjoibWV0YS5rOHMuaW8vdjEiLCJydiI6MTIzfQ==&watch=true#x/y";
+    const path = listPath("batch/v1", "jobs", { limit: 500, continueToken: token });
+    const url = new URL(path, "https://api.example");
+    assert.equal(url.pathname, "/apis/batch/v1/jobs");
+    assert.deepEqual(
+      [...url.searchParams],
+      [
+        ["limit", "500"],
+        ["continue", token],
+      ],
+    );
+  });
+
+  it("keeps a namespace it was given inside its one path segment", () => {
+    const path = listPath("v1", "pods", {
+      namespace: "../secrets?x=1",
+      limit: 1,
+      continueToken: undefined,
+    });
+    assert.equal(new URL(path, "https://api.example").pathname.split("/").length, 6);
+    assert.ok(path.startsWith("/api/v1/namespaces/..%2Fsecrets%3Fx%3D1/pods?"));
+  });
+});
