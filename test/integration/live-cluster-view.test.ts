@@ -11,6 +11,7 @@ import { LiveClusterView } from "../../src/cluster-view/live-view.js";
 import { closeApiConnections } from "../../src/kube/api-client.js";
 import { createLogger } from "../../src/log.js";
 import { type ClusterApiServer, startClusterApiServer } from "../support/cluster-api-server.js";
+import { startConnectProxy } from "../support/connect-proxy.js";
 
 // The live view against a stand-in API server that pages lists, streams watch events, and
 // says "410 Gone" on cue (a real kube-apiserver does the same, but not on cue).
@@ -344,6 +345,47 @@ describe("the live cluster view", () => {
     } finally {
       await v.stop();
       await closeApiConnections(proxied);
+    }
+  });
+
+  it("reaches the API server through a forward proxy (proxy-url) for lists, watches and reads, and keeps its tunnel open between reads seconds apart", async () => {
+    api.putSecret("ns-6", "aws", ["access-key"]);
+    const proxy = await startConnectProxy();
+    const viaProxy = new KubeConfig();
+    viaProxy.loadFromFile(
+      await api.kubeconfig(await mkdtemp(join(tmpdir(), "nbw-live-")), false, proxy.url),
+    );
+    const v = new LiveClusterView({
+      kubeConfig: viaProxy,
+      logger: createLogger("silent"),
+      secretTimeoutMs: 2000,
+    });
+    const read = async () =>
+      (await v.snapshot([{ namespace: "ns-6", name: "aws" }], new AbortController().signal)).secret(
+        "ns-6",
+        "aws",
+      ).state;
+    try {
+      await v.start();
+      assert.equal(v.isSynced(), true);
+      assert.equal(await read(), "found");
+      await until(() => api.watches().length > 0, "the watch is open");
+      const tunnels = proxy.tunnels.length;
+      assert.ok(tunnels > 0, "the proxy carried the requests");
+      assert.ok(
+        proxy.tunnels.every((target) => target === `127.0.0.1:${api.port}`),
+        `tunnels only to the API server: ${proxy.tunnels.join(", ")}`,
+      );
+      assert.equal(api.connections(), tunnels, "every connection came through the proxy");
+      // Past undici's own idle time-out (4 s): a restore a few seconds after the last one
+      // would otherwise pay a new tunnel and TLS handshake with the client certificate.
+      await sleep(5_000);
+      assert.equal(await read(), "found");
+      assert.equal(proxy.tunnels.length, tunnels, "the second read reused the open tunnel");
+    } finally {
+      await v.stop();
+      await closeApiConnections(viaProxy);
+      await proxy.close();
     }
   });
 

@@ -43,8 +43,11 @@ export interface ClusterApiServer {
   /** NebulaCluster list pages asked for, and watches opened. */
   lists(): SeenRequest[];
   watches(): SeenRequest[];
-  /** With `proxied`, the server URL ends with PROXY_PREFIX. */
-  kubeconfig(dir: string, proxied?: boolean): Promise<string>;
+  /**
+   * With `proxied`, the server URL ends with PROXY_PREFIX; with `proxyUrl`, the cluster is
+   * reached through that forward proxy (a kubeconfig's `proxy-url`).
+   */
+  kubeconfig(dir: string, proxied?: boolean, proxyUrl?: string): Promise<string>;
   /** Creates or replaces a NebulaCluster (an ADDED or MODIFIED event). */
   putCluster(object: Json): void;
   deleteCluster(namespace: string, name: string): void;
@@ -237,15 +240,19 @@ export async function startClusterApiServer(): Promise<ClusterApiServer> {
     requests,
     lists: seen((r) => r.query.get("watch") !== "true"),
     watches: seen((r) => r.query.get("watch") === "true"),
-    async kubeconfig(dir, proxied = false) {
-      const file = join(dir, `kubeconfig-${port}${proxied ? "-proxied" : ""}`);
+    async kubeconfig(dir, proxied = false, proxyUrl = undefined) {
+      const file = join(
+        dir,
+        `kubeconfig-${port}${proxied ? "-proxied" : ""}${proxyUrl ? "-via-proxy" : ""}`,
+      );
+      const proxy = proxyUrl ? `, proxy-url: "${proxyUrl}"` : "";
       await writeFile(
         file,
         `apiVersion: v1
 kind: Config
 clusters:
 - name: stand-in
-  cluster: {server: "https://127.0.0.1:${port}${proxied ? PROXY_PREFIX : ""}", certificate-authority-data: ${b64(certs.ca.cert)}}
+  cluster: {server: "https://127.0.0.1:${port}${proxied ? PROXY_PREFIX : ""}", certificate-authority-data: ${b64(certs.ca.cert)}${proxy}}
 users:
 - name: webhook
   user: {client-certificate-data: ${b64(client.cert)}, client-key-data: ${b64(client.key)}}

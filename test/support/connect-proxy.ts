@@ -1,0 +1,51 @@
+/**
+ * A forward proxy that answers HTTP CONNECT only, as a kubeconfig's `proxy-url` names one:
+ * it opens a TCP tunnel to the host the client asks for and records each tunnel, so a test
+ * sees which requests went through it and how often the client opened a new connection.
+ */
+import { createServer, type IncomingMessage } from "node:http";
+import type { AddressInfo } from "node:net";
+import { connect, type Socket } from "node:net";
+
+export interface ConnectProxy {
+  readonly url: string;
+  /** The `host:port` of each tunnel opened, in order. */
+  readonly tunnels: string[];
+  close(): Promise<void>;
+}
+
+export async function startConnectProxy(): Promise<ConnectProxy> {
+  const tunnels: string[] = [];
+  const open = new Set<Socket>();
+  const server = createServer((_req, res) => {
+    res.writeHead(405).end(); // a plain request: this proxy only tunnels
+  });
+  server.on("connect", (req: IncomingMessage, client: Socket, head: Buffer) => {
+    const target = req.url ?? "";
+    const [host, port] = [target.slice(0, target.lastIndexOf(":")), target.split(":").pop()];
+    tunnels.push(target);
+    const upstream = connect(Number(port), host, () => {
+      client.write("HTTP/1.1 200 Connection Established\r\n\r\n");
+      if (head.length > 0) upstream.write(head);
+      upstream.pipe(client);
+      client.pipe(upstream);
+    });
+    for (const socket of [client, upstream]) {
+      open.add(socket);
+      socket.on("close", () => open.delete(socket));
+      socket.on("error", () => {
+        client.destroy();
+        upstream.destroy();
+      });
+    }
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    tunnels,
+    async close() {
+      for (const socket of open) socket.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
