@@ -11,9 +11,9 @@ const NEBULA = "apps.nebula-graph.io/v1alpha1";
 export const PAGE_SIZE = 500;
 
 /**
- * How long one page may take to arrive (500 Pods can be a few MB). Long enough for a loaded
- * API server; a page not there by then gives its connection up and fails the run, which the
- * next run repeats, instead of holding it for undici's default of 300 s.
+ * How long a page's answer may take to start, or stop coming in the middle (500 Pods can be a
+ * few MB): long enough for a loaded API server. Then the page gives its connection up and
+ * fails the run, which the next run repeats, instead of holding it for undici's 300 s.
  */
 const PAGE_TIMEOUT_MS = 60_000;
 

@@ -4,6 +4,7 @@ import { runAudit } from "../audit/run-audit.js";
 import { LiveClusterView } from "../cluster-view/live-view.js";
 import { loadConfig } from "../config/config.js";
 import { loadKubeConfig } from "../kube/kubeconfig.js";
+import { isDns1123Label } from "../kube/names.js";
 import { createLogger } from "../log.js";
 import { type CiCase, type CiFormat, junitChunks, sarifChunks } from "./ci-report.js";
 
@@ -31,6 +32,10 @@ export async function auditCommand(
     : (flags.namespace ??
       kubeConfig.getContextObject(kubeConfig.getCurrentContext())?.namespace ??
       "default");
+  if (namespace !== undefined && !isDns1123Label(namespace))
+    fail(
+      "--namespace must name a namespace: a DNS-1123 label (lowercase letters, digits and '-', at most 63)",
+    );
   const view = new LiveClusterView({
     kubeConfig,
     logger: createLogger("silent"),

@@ -32,7 +32,7 @@ const PLURAL = "nebulaclusters";
  * ~190 MiB (little over the start-up peak) and sync as fast (bench/README.md).
  */
 const CLUSTERS_PER_PAGE = 100;
-/** How long one page may take to arrive; then the list is tried again (ReducedListWatch). */
+/** How long a page's answer may take to start, or stall; then the list is tried again. */
 const LIST_PAGE_TIMEOUT_MS = 30_000;
 
 /**

@@ -10,7 +10,7 @@ import {
   RequestContext,
   Watch,
 } from "@kubernetes/client-node";
-import { Agent, getGlobalDispatcher, ProxyAgent } from "undici";
+import { Agent, getGlobalDispatcher, Pool, ProxyAgent } from "undici";
 
 type Dispatcher = NonNullable<ReturnType<RequestContext["getDispatcher"]>>;
 
@@ -31,6 +31,9 @@ const pools = new WeakMap<KubeConfig, SharedPool>();
  * and never send on a connection the server is closing.
  */
 const API_IDLE_KEEP_MS = 60_000;
+
+/** How long a forward proxy (kubeconfig `proxy-url`) may take to answer a CONNECT. */
+const PROXY_CONNECT_TIMEOUT_MS = 10_000;
 
 /**
  * An API client of `kubeConfig` whose requests share one kept-alive connection pool with
@@ -54,14 +57,15 @@ export function apiWatch(kubeConfig: KubeConfig): Watch {
 
 /**
  * GET `path` (with its query) from the API server and parse the JSON answer: the reads on an
- * admission's path (a restore's Secret, an operator Job's NebulaBackup). Same pool and
- * authentication as `apiClient`; a status other than 2xx is thrown as client-node's
- * ApiException (`code`, `body`), so api-errors.ts reads it as it reads client-node's. A read
- * not answered within `timeoutMs` fails and gives its connection up (undici's headers and
- * body time-outs), rather than holding it for undici's default 300 s after the admission
- * stopped waiting.
+ * admission's path (a restore's Secret, an operator Job's NebulaBackup) and the pages of the
+ * lists (the live view's NebulaClusters, the audit's objects). Same pool and authentication
+ * as `apiClient`; a status other than 2xx is thrown as client-node's ApiException (`code`,
+ * `body`), so api-errors.ts reads it as it reads client-node's. A read whose headers do not
+ * come within `timeoutMs`, or whose body stops coming for `timeoutMs`, fails and gives its
+ * connection up (undici's headers and body time-outs), rather than holding it for undici's
+ * default 300 s after the admission stopped waiting.
  *
- * Why not `apiClient(…).readNamespacedSecret`: client-node sends through undici's fetch,
+ * Why not `apiClient(…).readNamespacedSecret` or its typed lists: client-node sends through undici's fetch,
  * which keeps each response behind a WeakRef and a FinalizationRegistry entry. V8's
  * young-generation collections keep WeakRef targets alive, so every read's response, headers
  * and promises were promoted to the old generation: ~1.5 MB per young collection at 1.8 ms a
@@ -120,8 +124,8 @@ interface ClientNodeDispatcherMaker {
 /**
  * `kubeConfig` as client-node reads it (same clusters, users, authenticators, token refresh),
  * except that requests go through one shared dispatcher. client-node still computes the
- * headers and builds its dispatcher for each request; the first one is kept and used for
- * all, and the later ones, which never connected, are dropped. When the TLS material changes
+ * headers and asks for its dispatcher for each request: it is given the pool's while the TLS
+ * material is unchanged (the first one made is the pool's). When the TLS material changes
  * (a rotated certificate file), the next request starts a new pool and the old one closes.
  * The pool keeps an idle connection API_IDLE_KEEP_MS, not undici's 4 s.
  */
@@ -152,6 +156,10 @@ function sharedConnections(kubeConfig: KubeConfig): KubeConfig {
       // private to client-node), with undici's 4 s.
       createDispatcher: {
         value: (cluster: Cluster | null, agentOptions: AgentOptions) => {
+          // client-node asks for one per request: while the TLS material is unchanged, the
+          // pool's own (applySecurityAuthentication then keeps it) rather than one to drop.
+          const pool = pools.get(kubeConfig);
+          if (pool?.key === connectionKey(kubeConfig)) return pool.dispatcher;
           const options = kubeConfig.createDispatcherOptions(cluster, agentOptions);
           if (options.type === "agent")
             return new Agent({ connect: options.connect, keepAliveTimeout: API_IDLE_KEEP_MS });
@@ -159,8 +167,14 @@ function sharedConnections(kubeConfig: KubeConfig): KubeConfig {
             return new ProxyAgent({
               uri: options.uri,
               requestTls: options.requestTls,
-              connect: options.connect,
+              // To the proxy: TCP keep-alive probes after 30 s idle, as client-node asks for
+              // direct connections, so a middlebox's idle cut is noticed within the 60 s.
+              proxyTls: { keepAlive: true, keepAliveInitialDelay: 30_000 },
               keepAliveTimeout: API_IDLE_KEEP_MS,
+              // A proxy that never answers CONNECT fails the request within 10 s, not
+              // undici's 300 s: the request's own time-outs start only once tunnelled.
+              clientFactory: (origin, clientOptions) =>
+                new Pool(origin, { ...clientOptions, headersTimeout: PROXY_CONNECT_TIMEOUT_MS }),
             });
           return (kubeConfig as unknown as ClientNodeDispatcherMaker).createDispatcher(
             cluster,

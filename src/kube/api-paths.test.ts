@@ -39,13 +39,12 @@ describe("the path of a list page", () => {
     );
   });
 
-  it("keeps a namespace it was given inside its one path segment", () => {
-    const path = listPath("v1", "pods", {
-      namespace: "../secrets?x=1",
-      limit: 1,
-      continueToken: undefined,
-    });
-    assert.equal(new URL(path, "https://api.example").pathname.split("/").length, 6);
-    assert.ok(path.startsWith("/api/v1/namespaces/..%2Fsecrets%3Fx%3D1/pods?"));
+  it("refuses a namespace no namespace can be named, which would leave its path segment", () => {
+    for (const namespace of ["..", ".", "a/b", "../secrets?x=1", "Team-A", "x".repeat(64)])
+      assert.throws(
+        () => listPath("v1", "pods", { namespace, limit: 1, continueToken: undefined }),
+        RangeError,
+        namespace,
+      );
   });
 });

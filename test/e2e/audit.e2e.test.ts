@@ -97,6 +97,15 @@ describe("policy audits on a real API server", () => {
     assert.equal(json.summary.fail, 1);
   });
 
+  it("`audit -n ..` is refused as no namespace's name, before anything is listed in its place", () => {
+    for (const namespace of ["..", "nebula/..", "Nebula"]) {
+      const run = audit("-n", namespace);
+      assert.equal(run.status, 2, run.stdout);
+      assert.match(run.stderr, /--namespace must name a namespace: a DNS-1123 label/);
+      assert.equal(run.stdout, "");
+    }
+  });
+
   it("`audit -o junit` and `-o sarif` report it for CI: a failure, an error", () => {
     const junit = audit("-n", "nebula", "-o", "junit");
     assert.equal(junit.status, 1, junit.stderr);
