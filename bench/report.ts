@@ -26,6 +26,8 @@ type ObjectName = "restore" | "brJob";
 export interface Results {
   /** Sections measured again on their own (BENCH_ONLY), after the whole run. */
   rerun?: { sections: string; date: string; webhookNodeFlags: string[]; webhookShipped?: string };
+  /** When the audit section was measured again on its own (BENCH_ONLY=audit). */
+  auditRerun?: { date: string };
   machine: {
     date: string;
     cpu: string;
@@ -830,6 +832,10 @@ changes (${b ? `${b.machine.date}, Node.js ${b.machine.node}` : "no bench/before
     r.rerun
       ? `\n\n**${r.rerun.sections}** measured again on ${r.rerun.date} (\`BENCH_ONLY\`), the webhook from ${r.rerun.webhookShipped ?? "dist/"} with \`${r.rerun.webhookNodeFlags.join(" ")}\`; the other sections come from the whole run above.`
       : ""
+  }${
+    r.auditRerun
+      ? `\n\n**The audit at scale** measured again on ${r.auditRerun.date} (\`BENCH_ONLY=audit\`).`
+      : ""
   }
 
 ## Goals
@@ -931,6 +937,35 @@ servers 0.13–0.23 ms. Measured and not kept: with V8's \`--single-threaded\` (
 collector threads) it waited 0.21–0.23 ms, as the do-nothing servers did, but the Job's added
 p50 did not move (2.63 ms, against 2.51 in the third run after), and on a node with cores to
 spare those threads run beside the event loop, not in its way.
+
+The eighth pass (2026-11-27): the pages of lists. The live view's NebulaCluster pages and the
+audit's pages were read with client-node's list calls, through \`fetch\` (which held each page
+through young collections, as the seventh pass found for Secret reads) and, for the audit's
+built-in kinds, copied into client-node's model classes. Now they are plain GETs on the shared
+pool, kept as the API server's JSON (\`getJson\`, \`listPath\`). Before: 309bf1f (the seventh
+pass's run for this page); after: 704e2ce (\`BENCH_ONLY=live\`, one run). The dist/ rows: three
+starts each way against one API server holding the same 10,000 clusters, and \`audit -A\` of
+10,000 Jobs twice each way, the webhook from dist/ rather than the bundle.
+
+| change | figure | before | after |
+|---|---|---|---|
+| list pages as plain GETs, as the API server's JSON | the live view, 10,000 clusters, from the bundle: RSS peak / left idle a minute / heap used 5 s after ready | 160.7 / 124.8 / 25.9 MiB | 148 / 112 / 24.9 MiB |
+| the same | from the bundle: longest /healthz answer while syncing / start to ready | 91 ms / 3.6 s | 69 ms / 3.8 s |
+| the same | from dist/, three starts: RSS 5 s after ready / peak | 146.5, 147.3, 147.2 / 186.2, 190.3, 188.5 MiB | 137.6, 134.8, 136 / 179.9, 179.5, 187 MiB |
+| the same | from dist/: start to ready | 4.29, 4.56, 4.47 s | 4.11, 3.84, 3.77 s |
+| the same | \`audit -A -o json\` of 10,000 Jobs from dist/: time / peak RSS | 2.48, 2.6 s / 370.6, 371.7 MiB | 2.39, 2.42 s / 372.1, 384.1 MiB: no change this machine can tell |
+
+The longest /healthz answer while syncing is the one memory-reducing collection at the end of
+start-up (\`releaseStartUpMemory\`, src/cli/serve-command.ts): V8's last-resort collection, two
+full ones back to back, 42–53 and 50–62 ms from dist/ in the runs above (the probe saw 91–112 ms
+there). Measured from dist/ and not kept (RSS 5 s after ready; longest /healthz answer): a
+regular full collection instead (182 MiB; 30–54 ms), a young one (184–185 MiB; 18–32 ms), none
+(185–187 MiB; 17–33 ms), a young or full one 6 s after ready instead of before it (181–183 MiB),
+the heap-snapshot kind (311 MiB; over 1 s), V8's \`--single-threaded-gc\` (114 and 184 ms). Only
+the last-resort collection gives back the pages of the young generation, which the list's
+garbage grows to its largest (16 MB semi-spaces, the image's flag). With \`--max-semi-space-size=2\`
+and no collection RSS was as low (147 MiB) and /healthz answered within 17 ms; not taken, as it
+changes every admission's collections, which the seventh pass measured with the flag as it is.
 
 ${jobGoalParts(r)}
 ## Through the API server

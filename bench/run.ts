@@ -678,6 +678,7 @@ async function auditOnly(): Promise<void> {
     return;
   }
   results.auditScale = audit;
+  results.auditRerun = { date: new Date().toISOString() };
   saveResults(results);
 }
 

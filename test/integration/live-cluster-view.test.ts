@@ -8,7 +8,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { KubeConfig } from "@kubernetes/client-node";
 import type { ClusterSnapshot } from "../../src/cluster-view/cluster-view.js";
 import { LiveClusterView } from "../../src/cluster-view/live-view.js";
-import { closeApiConnections } from "../../src/kube/api-client.js";
+import { closeApiConnections, getJson } from "../../src/kube/api-client.js";
 import { createLogger } from "../../src/log.js";
 import { type ClusterApiServer, startClusterApiServer } from "../support/cluster-api-server.js";
 import { startConnectProxy } from "../support/connect-proxy.js";
@@ -385,6 +385,28 @@ describe("the live cluster view", () => {
       assert.equal(proxy.tunnels.length, tunnels, "the second read reused the open tunnel");
     } finally {
       await v.stop();
+      await closeApiConnections(viaProxy);
+      await proxy.close();
+    }
+  });
+
+  it("gives a read up when its forward proxy never answers the CONNECT, within 10 s rather than undici's 300 s", {
+    timeout: 30_000,
+  }, async () => {
+    const proxy = await startConnectProxy({ silent: true });
+    const viaProxy = new KubeConfig();
+    viaProxy.loadFromFile(
+      await api.kubeconfig(await mkdtemp(join(tmpdir(), "nbw-live-")), false, proxy.url),
+    );
+    const started = performance.now();
+    try {
+      // A list page's own time-out (60 s) starts only once its request is tunnelled.
+      await assert.rejects(getJson(viaProxy, "/api/v1/namespaces/ns-1/secrets/aws", 60_000));
+      const waited = performance.now() - started;
+      assert.ok(waited > 9_000 && waited < 15_000, `gave up after ${Math.round(waited)} ms`);
+      assert.equal(proxy.tunnels.length, 1);
+      assert.equal(api.connections(), 0, "nothing reached the API server");
+    } finally {
       await closeApiConnections(viaProxy);
       await proxy.close();
     }

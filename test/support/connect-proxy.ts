@@ -14,7 +14,8 @@ export interface ConnectProxy {
   close(): Promise<void>;
 }
 
-export async function startConnectProxy(): Promise<ConnectProxy> {
+/** `silent`: takes each CONNECT and never answers it, as a proxy that hangs. */
+export async function startConnectProxy(options: { silent?: boolean } = {}): Promise<ConnectProxy> {
   const tunnels: string[] = [];
   const open = new Set<Socket>();
   const server = createServer((_req, res) => {
@@ -24,6 +25,12 @@ export async function startConnectProxy(): Promise<ConnectProxy> {
     const target = req.url ?? "";
     const [host, port] = [target.slice(0, target.lastIndexOf(":")), target.split(":").pop()];
     tunnels.push(target);
+    if (options.silent) {
+      open.add(client);
+      client.on("close", () => open.delete(client));
+      client.on("error", () => client.destroy());
+      return;
+    }
     const upstream = connect(Number(port), host, () => {
       client.write("HTTP/1.1 200 Connection Established\r\n\r\n");
       if (head.length > 0) upstream.write(head);
