@@ -65,9 +65,10 @@ export function apiWatch(kubeConfig: KubeConfig): Watch {
  * connection up (undici's headers and body time-outs), rather than holding it for undici's
  * default 300 s after the admission stopped waiting.
  *
- * Why not `apiClient(…).readNamespacedSecret` or its typed lists: client-node sends through undici's fetch,
- * which keeps each response behind a WeakRef and a FinalizationRegistry entry. V8's
- * young-generation collections keep WeakRef targets alive, so every read's response, headers
+ * Why not `apiClient(…).readNamespacedSecret` or its typed lists: client-node sends through
+ * undici's fetch, which keeps each response behind a WeakRef and a FinalizationRegistry entry
+ * (and its lists copy every object into its model classes). V8's young-generation
+ * collections keep WeakRef targets alive, so every read's response, headers
  * and promises were promoted to the old generation: ~1.5 MB per young collection at 1.8 ms a
  * restore, collections of 3.6 ms instead of 0.7, and full ones to free it, pausing whatever
  * admission was running then (bench/README.md, the seventh pass). undici's `request` keeps
