@@ -963,7 +963,8 @@ built-in kinds, copied into client-node's model classes. Now they are plain GETs
 pool, kept as the API server's JSON (\`getJson\`, \`listPath\`). Before: 309bf1f (the seventh
 pass's run for this page); after: 704e2ce and d36c3ea (\`BENCH_ONLY=live\`, one run each, the
 second this page's; the same webhook but for a dispatcher no longer made and dropped per API
-call), and 68f82e9 for the audit at scale (\`BENCH_ONLY=audit\`). The dist/ rows: three starts
+call), and 68f82e9 and 5f4515a (the same webhook) for the audit at scale (\`BENCH_ONLY=audit\`,
+the second this page's). The dist/ rows: three starts
 each way against one API server holding the same 10,000 clusters, and \`audit -A\` of 10,000
 Jobs twice each way, the webhook from dist/ rather than the bundle.
 
@@ -974,7 +975,7 @@ Jobs twice each way, the webhook from dist/ rather than the bundle.
 | the same | from dist/, three starts: RSS 5 s after ready / peak | 146.5, 147.3, 147.2 / 186.2, 190.3, 188.5 MiB | 137.6, 134.8, 136 / 179.9, 179.5, 187 MiB |
 | the same | from dist/: start to ready | 4.29, 4.56, 4.47 s | 4.11, 3.84, 3.77 s |
 | the same | \`audit -A -o json\` of 10,000 Jobs from dist/: time / peak RSS | 2.48, 2.6 s / 370.6, 371.7 MiB | 2.39, 2.42 s / 372.1, 384.1 MiB: no change this machine can tell |
-| the same | the audit at scale, 100,000 Jobs: \`audit -A -o json\` time / peak RSS; serve's background audit time / peak RSS / anonymous | 21.1 s / 406.4 MiB; 322 s / 214 / 152.3 MiB | 20.4 s / 387.9 MiB; 338.7 s / 214.7 / 157.2 MiB: one run each, no change this machine can tell |
+| the same | the audit at scale, 100,000 Jobs: \`audit -A -o json\` time / peak RSS; serve's background audit time / peak RSS / anonymous | 21.1 s / 406.4 MiB; 322 s / 214 / 152.3 MiB | 20.4, 20.1 s / 387.9, 385.7 MiB; 338.7, 336.3 s / 214.7, 209.9 / 157.2, 149.8 MiB: no change this machine can tell |
 
 The longest /healthz answer while syncing is the one memory-reducing collection at the end of
 start-up (\`releaseStartUpMemory\`, src/cli/serve-command.ts): V8's last-resort collection, two

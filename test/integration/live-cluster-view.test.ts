@@ -9,6 +9,7 @@ import { KubeConfig } from "@kubernetes/client-node";
 import type { ClusterSnapshot } from "../../src/cluster-view/cluster-view.js";
 import { LiveClusterView } from "../../src/cluster-view/live-view.js";
 import { closeApiConnections, getJson } from "../../src/kube/api-client.js";
+import { describeApiError } from "../../src/kube/api-errors.js";
 import { createLogger } from "../../src/log.js";
 import { type ClusterApiServer, startClusterApiServer } from "../support/cluster-api-server.js";
 import { startConnectProxy } from "../support/connect-proxy.js";
@@ -386,6 +387,40 @@ describe("the live cluster view", () => {
     } finally {
       await v.stop();
       await closeApiConnections(viaProxy);
+      await proxy.close();
+    }
+  });
+
+  it("authenticates to a forward proxy with the credentials in its proxy-url", async () => {
+    api.putSecret("ns-6", "aws", ["access-key"]);
+    const proxy = await startConnectProxy({ credentials: "webhook:s3cr3t" });
+    const url = new URL(proxy.url);
+    const read = async (credentials: string) => {
+      const viaProxy = new KubeConfig();
+      viaProxy.loadFromFile(
+        await api.kubeconfig(
+          await mkdtemp(join(tmpdir(), "nbw-live-")),
+          false,
+          `http://${credentials}@${url.host}`,
+        ),
+      );
+      try {
+        return await getJson(viaProxy, "/api/v1/namespaces/ns-6/secrets/aws", 5_000);
+      } finally {
+        await closeApiConnections(viaProxy);
+      }
+    };
+    try {
+      const secret = (await read("webhook:s3cr3t")) as { metadata?: { name?: string } };
+      assert.equal(secret.metadata?.name, "aws");
+      assert.equal(proxy.tunnels.length, 1);
+      await assert.rejects(read("webhook:wrong"), (error) => {
+        const said = describeApiError(error);
+        assert.doesNotMatch(said, /wrong|s3cr3t|webhook/, "no credentials in the description");
+        return true;
+      });
+      assert.equal(proxy.refused.length, 1, "the wrong password was refused by the proxy");
+    } finally {
       await proxy.close();
     }
   });

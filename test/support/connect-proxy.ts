@@ -11,12 +11,21 @@ export interface ConnectProxy {
   readonly url: string;
   /** The `host:port` of each tunnel opened, in order. */
   readonly tunnels: string[];
+  /** The `host:port` of each CONNECT refused for want of credentials. */
+  readonly refused: string[];
   close(): Promise<void>;
 }
 
-/** `silent`: takes each CONNECT and never answers it, as a proxy that hangs. */
-export async function startConnectProxy(options: { silent?: boolean } = {}): Promise<ConnectProxy> {
+export interface ConnectProxyOptions {
+  /** Takes each CONNECT and never answers it, as a proxy that hangs. */
+  readonly silent?: boolean;
+  /** `user:password` a CONNECT must carry (Basic Proxy-Authorization), else 407. */
+  readonly credentials?: string;
+}
+
+export async function startConnectProxy(options: ConnectProxyOptions = {}): Promise<ConnectProxy> {
   const tunnels: string[] = [];
+  const refused: string[] = [];
   const open = new Set<Socket>();
   const server = createServer((_req, res) => {
     res.writeHead(405).end(); // a plain request: this proxy only tunnels
@@ -24,6 +33,14 @@ export async function startConnectProxy(options: { silent?: boolean } = {}): Pro
   server.on("connect", (req: IncomingMessage, client: Socket, head: Buffer) => {
     const target = req.url ?? "";
     const [host, port] = [target.slice(0, target.lastIndexOf(":")), target.split(":").pop()];
+    const expected = `Basic ${Buffer.from(options.credentials ?? "").toString("base64")}`;
+    if (options.credentials && req.headers["proxy-authorization"] !== expected) {
+      refused.push(target);
+      client.end(
+        'HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic realm="stand-in"\r\nContent-Length: 0\r\n\r\n',
+      );
+      return;
+    }
     tunnels.push(target);
     if (options.silent) {
       open.add(client);
@@ -50,6 +67,7 @@ export async function startConnectProxy(options: { silent?: boolean } = {}): Pro
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     tunnels,
+    refused,
     async close() {
       for (const socket of open) socket.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));
