@@ -964,9 +964,9 @@ pool, kept as the API server's JSON (\`getJson\`, \`listPath\`). Before: 309bf1f
 pass's run for this page); after: 704e2ce and d36c3ea (\`BENCH_ONLY=live\`, one run each, the
 second this page's; the same webhook but for a dispatcher no longer made and dropped per API
 call), and 68f82e9 and 5f4515a (the same webhook) for the audit at scale (\`BENCH_ONLY=audit\`,
-the second this page's). The dist/ rows: three starts
-each way against one API server holding the same 10,000 clusters, and \`audit -A\` of 10,000
-Jobs twice each way, the webhook from dist/ rather than the bundle.
+the second this page's). The dist/ rows: three starts each way against one API server holding
+the same 10,000 clusters, and \`audit -A\` of 10,000 Jobs twice each way, the webhook from dist/
+rather than the bundle.
 
 | change | figure | before | after |
 |---|---|---|---|
