@@ -1,7 +1,7 @@
 import type { KubeConfig } from "@kubernetes/client-node";
 import { getJson } from "../kube/api-client.js";
 import { describeApiError, retryWhenAsked, statusCode } from "../kube/api-errors.js";
-import { listPath, type ListPageRequest as Page } from "../kube/api-paths.js";
+import { type ListPage, listPath, type ListPageRequest as Page } from "../kube/api-paths.js";
 import type { KubeObject } from "../kube/objects.js";
 import { isControllerMade } from "../rules/br-workload-rules.js";
 
@@ -16,12 +16,6 @@ export const PAGE_SIZE = 500;
  * fails the run, which the next run repeats, instead of holding it for undici's 300 s.
  */
 const PAGE_TIMEOUT_MS = 60_000;
-
-/** One page of a list, as the API server answers it. */
-interface ListPage {
-  items?: unknown[];
-  metadata?: { continue?: string };
-}
 
 /** A kind the audit reads. */
 interface Source {

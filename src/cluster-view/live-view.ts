@@ -2,10 +2,9 @@ import type { KubeConfig } from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import { apiWatch, getJson } from "../kube/api-client.js";
 import { describeApiError, retryWhenAsked, statusCode } from "../kube/api-errors.js";
-import { listPath } from "../kube/api-paths.js";
-import { isDns1123Label, isDns1123Subdomain } from "../kube/names.js";
+import { type ListPage, listPath, objectPath } from "../kube/api-paths.js";
 import type { KubeObject } from "../kube/objects.js";
-import { type ListPage, ReducedListWatch } from "../kube/reduced-list-watch.js";
+import { ReducedListWatch } from "../kube/reduced-list-watch.js";
 import type { SecretRef } from "../rules/rule.js";
 import {
   absent,
@@ -42,16 +41,6 @@ const LIST_PAGE_TIMEOUT_MS = 30_000;
  * 1.18 ms, p99 6.9 -> 4.8 ms. Only Secrets are read so (admit.ts says when etcd is asked too).
  */
 const FROM_WATCH_CACHE = "?resourceVersion=0";
-
-/**
- * The path of one namespaced object, or undefined when its namespace or name could not name
- * one (only a request that did not come from an API server has such a namespace): no such
- * object exists, and nothing of the request goes into a path but valid names.
- */
-function objectPath(groupVersionPath: string, plural: string, ref: SecretRef): string | undefined {
-  if (!isDns1123Label(ref.namespace) || !isDns1123Subdomain(ref.name)) return undefined;
-  return `${groupVersionPath}/namespaces/${ref.namespace}/${plural}/${ref.name}`;
-}
 
 const DEADLINE_PASSED = "the API server did not answer in time";
 
@@ -230,7 +219,7 @@ export class LiveClusterView implements ClusterView {
     ref: SecretRef,
     deadline: ReadDeadline,
   ): Promise<Lookup<NebulaBackupFacts>> {
-    const path = objectPath(`/apis/${GROUP}/${VERSION}`, "nebulabackups", ref);
+    const path = objectPath(`${GROUP}/${VERSION}`, "nebulabackups", ref);
     if (path === undefined) return absent;
     this.options.onApiCall?.("get", "nebulabackups");
     const get = () => getJson(this.options.kubeConfig, path, this.options.secretTimeoutMs);
@@ -268,7 +257,7 @@ export class LiveClusterView implements ClusterView {
     deadline: ReadDeadline,
     freshness: Freshness,
   ): Promise<Lookup<SecretFacts>> {
-    const path = objectPath("/api/v1", "secrets", ref);
+    const path = objectPath("v1", "secrets", ref);
     if (path === undefined) return absent;
     this.options.onApiCall?.("get", "secrets");
     const query = freshness === "cached" ? FROM_WATCH_CACHE : "";

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { listPath } from "./api-paths.js";
+import { listPath, objectPath } from "./api-paths.js";
 
 describe("the path of a list page", () => {
   it("is under /api/v1 for the core group and /apis/<group>/<version> for the others", () => {
@@ -46,5 +46,31 @@ describe("the path of a list page", () => {
         RangeError,
         namespace,
       );
+  });
+});
+
+describe("the path of one namespaced object", () => {
+  it("is under its group's root, in its namespace", () => {
+    assert.equal(
+      objectPath("v1", "secrets", { namespace: "ns-1", name: "aws" }),
+      "/api/v1/namespaces/ns-1/secrets/aws",
+    );
+    assert.equal(
+      objectPath("apps.nebula-graph.io/v1alpha1", "nebulabackups", {
+        namespace: "ns-1",
+        name: "nightly.1",
+      }),
+      "/apis/apps.nebula-graph.io/v1alpha1/namespaces/ns-1/nebulabackups/nightly.1",
+    );
+  });
+
+  it("is none for a namespace or name no object can have", () => {
+    for (const ref of [
+      { namespace: "..", name: "aws" },
+      { namespace: "ns-1", name: "a/b" },
+      { namespace: "ns-1?x=1", name: "s" },
+      { namespace: "ns-1", name: ".." },
+    ])
+      assert.equal(objectPath("v1", "secrets", ref), undefined, JSON.stringify(ref));
   });
 });

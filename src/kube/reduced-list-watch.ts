@@ -1,13 +1,8 @@
 import { isDeepStrictEqual } from "node:util";
 import type { Watch } from "@kubernetes/client-node";
 import { statusCode } from "./api-errors.js";
+import type { ListPage } from "./api-paths.js";
 import { field, type KubeObject, stringField } from "./objects.js";
-
-/** One page of a list, as the API server answers it. */
-export interface ListPage {
-  items?: unknown[];
-  metadata?: { resourceVersion?: string; continue?: string };
-}
 
 export interface ReducedListWatchOptions<T> {
   /** The collection's path, for the watch: `/apis/GROUP/VERSION/PLURAL`. */
