@@ -138,8 +138,10 @@ function sharedConnections(kubeConfig: KubeConfig): KubeConfig {
       await kubeConfig.applySecurityAuthentication.call(shared, context);
       const fresh = context.getDispatcher();
       if (fresh === undefined) return; // no TLS settings: undici's global pool, already shared
-      const key = connectionKey(kubeConfig);
       const pool = pools.get(kubeConfig);
+      // The pool's own: createDispatcher found the TLS material unchanged, no need to ask again.
+      if (fresh === pool?.dispatcher) return;
+      const key = connectionKey(kubeConfig);
       if (pool?.key === key) {
         context.setDispatcher(pool.dispatcher);
         return;
