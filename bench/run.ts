@@ -6,7 +6,7 @@
  * - Latency at 1,000 req/s (open loop), lookups and admission cost in process, the cost of
  *   the per-admission log line, memory at rest, and a soak.
  * - A real kube-apiserver holding 10,000 NebulaClusters as the operator stores them (≈7 KB
- *   each, with status): the live view's sync time, peak and idle RSS, the longest /healthz
+ *   each, with status), the webhook started on it three times: its sync time, peak and idle RSS, the longest /healthz
  *   stall while it syncs; then server-side dry-run creates through the API server with no
  *   policy, with a ValidatingAdmissionPolicy, with a do-nothing webhook (the floor), with the
  *   same server giving the webhook's own answers, and with the webhook, interleaved.
@@ -20,7 +20,8 @@
  * Environment: BENCH_SECONDS (5 per load run), BENCH_ROUNDS (3), BENCH_SOAK_SECONDS (120),
  * BENCH_API_ROUNDS (5), BENCH_API_PER_ROUND (200), BENCH_API_IDLE_SAMPLES (8) creates per object and
  * admission each after BENCH_API_IDLE_GAP_MS (7000) of quiet, BENCH_LIVE_CLUSTERS (10000),
- * BENCH_IDLE_SECONDS (60); BENCH_AUDIT_OBJECTS (100000: guarded Jobs the audit reads; creating
+ * BENCH_IDLE_SECONDS (60), BENCH_LIVE_STARTS (3: starts of the webhook on them, one after another);
+ * BENCH_AUDIT_OBJECTS (100000: guarded Jobs the audit reads; creating
  * them takes minutes, and etcd holds about 0.5 GiB of its 2 GiB quota);
  * BENCH_ONLY=audit or BENCH_ONLY=live: only the audit section, or only the live view and the
  * comparison through the API server, written into bench/results.json and README.md (for
@@ -93,6 +94,8 @@ const API_IDLE_GAP_MS = Number(process.env.BENCH_API_IDLE_GAP_MS ?? 7000);
 const LIVE_CLUSTERS = Number(process.env.BENCH_LIVE_CLUSTERS ?? 10_000);
 /** How long the live webhook is left idle after its sync, RSS sampled every 5 s. */
 const IDLE_SECONDS = Number(process.env.BENCH_IDLE_SECONDS ?? 60);
+/** Starts of the webhook on the live view, one after another, for the start-up figures. */
+const LIVE_STARTS = Number(process.env.BENCH_LIVE_STARTS ?? 3);
 const AUDIT_OBJECTS = Number(process.env.BENCH_AUDIT_OBJECTS ?? 100_000);
 const WEBHOOK_ROOT = process.env.BENCH_WEBHOOK_ROOT ?? REPO_ROOT;
 const WRITE_BEFORE = process.env.BENCH_OUT === "before";
@@ -347,6 +350,97 @@ function stallProbe(port: number, ca: string) {
   };
 }
 
+/** What one start of the webhook against the live API server's clusters showed. */
+interface LiveStart {
+  readonly syncSeconds: number;
+  readonly healthzLongestDuringSyncMs: number;
+  readonly healthzLongestIdleMs: number;
+  readonly rssPeakMiB: number;
+  readonly rssIdleMiB: number;
+  readonly rssIdleSettledMiB: number;
+  readonly rssIdleSamplesMiB: number[];
+  readonly heapUsedMiB: number;
+}
+
+/**
+ * Starts the webhook (start `n`) on the live view of `kubeconfig`'s API server and measures it
+ * from start to ready, while syncing (/healthz every 20 ms), and left alone IDLE_SECONDS.
+ */
+async function startLive(
+  dir: string,
+  ca: string,
+  webhookArgs: (port: number) => string[],
+  kubeconfig: string,
+  n: number,
+): Promise<{ webhook: Server; port: number; figures: LiveStart }> {
+  const port = await freePort();
+  const syncStarted = Date.now();
+  let probe: ReturnType<typeof stallProbe> | undefined;
+  const webhook = await startPinned(
+    [
+      ...webhookArgs(port),
+      "--kubeconfig",
+      kubeconfig,
+      "--audit-interval",
+      "0",
+      "--secret-timeout-ms",
+      "2000",
+    ],
+    port,
+    async () => {
+      probe ??= stallProbe(port, ca);
+      return (await post(port, ca, "/readyz", undefined, { method: "GET" })).status === 200;
+    },
+    join(dir, `live-${n}.log`),
+    WEBHOOK_ROOT,
+  );
+  const syncSeconds = Math.round((Date.now() - syncStarted) / 100) / 10;
+  await sleep(1000);
+  const syncStall = await (probe as ReturnType<typeof stallProbe>).stop();
+  const idleProbe = stallProbe(port, ca);
+  await sleep(4000);
+  const idleStall = await idleProbe.stop();
+  const rssIdleSoon = rssMiB(webhook.child.pid);
+  // Left alone: V8 gives the list's garbage back to the system only when its memory reducer
+  // runs, some seconds to a minute after the heap stopped growing.
+  const rssWhileIdle: number[] = [];
+  for (let second = 5; second < IDLE_SECONDS; second += 5) {
+    await sleep(5000);
+    rssWhileIdle.push(rssMiB(webhook.child.pid));
+  }
+  const figures: LiveStart = {
+    syncSeconds,
+    healthzLongestDuringSyncMs: syncStall.longestMs,
+    healthzLongestIdleMs: idleStall.longestMs,
+    rssPeakMiB: procStatusMiB(webhook.child.pid, "VmHWM"),
+    rssIdleMiB: rssIdleSoon,
+    rssIdleSettledMiB: rssWhileIdle.at(-1) ?? rssIdleSoon,
+    rssIdleSamplesMiB: [rssIdleSoon, ...rssWhileIdle],
+    heapUsedMiB: await heapUsedMiB(port, ca),
+  };
+  return { webhook, port, figures };
+}
+
+/**
+ * The figures the goals are judged on, over all starts: the worst start's (largest RSS,
+ * longest /healthz answer, most heap), the median start's time to ready, and the RSS samples
+ * of the last start (the one kept up).
+ */
+function worstStart(starts: readonly LiveStart[]) {
+  const most = (pick: (s: LiveStart) => number) => Math.max(...starts.map(pick));
+  const times = starts.map((s) => s.syncSeconds).sort((a, b) => a - b);
+  return {
+    syncSeconds: times[Math.floor((times.length - 1) / 2)] ?? 0,
+    healthzLongestDuringSyncMs: most((s) => s.healthzLongestDuringSyncMs),
+    healthzLongestIdleMs: most((s) => s.healthzLongestIdleMs),
+    rssPeakMiB: most((s) => s.rssPeakMiB),
+    rssIdleMiB: most((s) => s.rssIdleMiB),
+    rssIdleSettledMiB: most((s) => s.rssIdleSettledMiB),
+    rssIdleSamplesMiB: starts.at(-1)?.rssIdleSamplesMiB ?? [],
+    heapUsedMiB: most((s) => s.heapUsedMiB),
+  };
+}
+
 async function liveScale(dir: string, ca: string, webhookArgs: (port: number) => string[]) {
   const plane = await startControlPlane();
   const kubeConfig = new KubeConfig();
@@ -356,55 +450,25 @@ async function liveScale(dir: string, ca: string, webhookArgs: (port: number) =>
     log(`live: creating ${LIVE_CLUSTERS} operator-sized NebulaClusters with status`);
     const filled = await fillWithClusters(kubeConfig, LIVE_CLUSTERS, NAMESPACES);
     log(`live: created in ${filled.seconds} s, ${filled.storedBytes} bytes each as stored`);
-    const port = await freePort();
-    const syncStarted = Date.now();
-    let probe: ReturnType<typeof stallProbe> | undefined;
-    const webhook = await startPinned(
-      [
-        ...webhookArgs(port),
-        "--kubeconfig",
-        plane.kubeconfig,
-        "--audit-interval",
-        "0",
-        "--secret-timeout-ms",
-        "2000",
-      ],
-      port,
-      async () => {
-        probe ??= stallProbe(port, ca);
-        return (await post(port, ca, "/readyz", undefined, { method: "GET" })).status === 200;
-      },
-      join(dir, "live.log"),
-      WEBHOOK_ROOT,
-    );
-    const syncSeconds = Math.round((Date.now() - syncStarted) / 100) / 10;
-    await sleep(1000);
-    const syncStall = await (probe as ReturnType<typeof stallProbe>).stop();
-    const idleProbe = stallProbe(port, ca);
-    await sleep(4000);
-    const idleStall = await idleProbe.stop();
-    const rssIdleSoon = rssMiB(webhook.child.pid);
-    // Left alone: V8 gives the list's garbage back to the system only when its memory reducer
-    // runs, some seconds to a minute after the heap stopped growing.
-    const rssWhileIdle: number[] = [];
-    for (let second = 5; second < IDLE_SECONDS; second += 5) {
-      await sleep(5000);
-      rssWhileIdle.push(rssMiB(webhook.child.pid));
+    // Started LIVE_STARTS times against the same clusters, one after another: the start-up
+    // figures per start (min / median / max); the last start stays up for what follows.
+    const starts: LiveStart[] = [];
+    let kept: { webhook: Server; port: number } | undefined;
+    for (let n = 1; n <= LIVE_STARTS; n++) {
+      const started = await startLive(dir, ca, webhookArgs, plane.kubeconfig, n);
+      starts.push(started.figures);
+      log(`live, start ${n} of ${LIVE_STARTS}: ${JSON.stringify(started.figures)}`);
+      if (n < LIVE_STARTS) await started.webhook.stop();
+      else kept = started;
     }
+    const { webhook, port } = kept as { webhook: Server; port: number };
     const live = {
       clusters: LIVE_CLUSTERS,
       storedBytesPerCluster: filled.storedBytes,
       createSeconds: filled.seconds,
-      syncSeconds,
-      healthzLongestDuringSyncMs: syncStall.longestMs,
-      healthzLongestIdleMs: idleStall.longestMs,
-      rssPeakMiB: procStatusMiB(webhook.child.pid, "VmHWM"),
-      rssIdleMiB: rssIdleSoon,
-      rssIdleSettledMiB: rssWhileIdle.at(-1) ?? rssIdleSoon,
-      rssIdleSamplesMiB: [rssIdleSoon, ...rssWhileIdle],
-      heapUsedMiB: await heapUsedMiB(port, ca),
+      starts,
+      ...worstStart(starts),
     };
-    log(`live: ${JSON.stringify(live)}`);
 
     // The floor: a do-nothing https server on the same core, behind the same configurations.
     const floorPort = await freePort();
