@@ -1046,6 +1046,40 @@ garbage grows to its largest (16 MB semi-spaces, the image's flag). With \`--max
 and no collection RSS was as low (147 MiB) and /healthz answered within 17 ms; not taken, as it
 changes every admission's collections, which the seventh pass measured with the flag as it is.
 
+The ninth pass (2026-11-27): how the figures are judged, and three things tried and not kept.
+The live view's figures now come from three starts of the webhook, one after another on the
+same clusters (\`BENCH_LIVE_STARTS\`), judged at the worst start. Measured outside \`make bench\`,
+from the bundle with the image's flags, pinned to one core, against one API server holding
+10,000 clusters, four starts of the webhook as it is:
+
+- The longest /healthz answers of a start come at two moments. At its end, V8's last-resort
+  collection: two full ones back to back, 27–53 and 39–62 ms of pause, seen by the probe as
+  55–98 ms. At its beginning, the first answer (a new TLS connection, while the first pages
+  are read and parsed and a full collection of the start-up's garbage runs): 16–89 ms; against
+  the embedded cluster state, with nothing to list, 9–11 ms.
+- Not kept: the list page parsed item by item (a scan of its JSON that hands each item to
+  \`JSON.parse\` as it is reduced, so that nothing of a page outlives its item): with no
+  collection RSS was 141.1 and 143.8 MiB, as before (141.1), and its young collections took
+  47–52 ms in all against 44–45: V8 grows the young generation on what survived since it last
+  grew, over the whole sync, not on the size of a page.
+- Not kept: \`--semi-space-growth-factor=1\` during the sync (set with \`v8.setFlagsFromString\`
+  and back to 2 before the collection), from dist/: peak RSS 242–262 MiB against 179: what a
+  young generation of 1 MB does not hold, the old one does.
+- Not kept: \`--no-parallel-marking\`, and that with \`--no-parallel-compaction
+  --no-parallel-pointer-update\`, for the collection on one core: 66–119 ms against 55–62 in
+  the same runs.
+
+The webhook's own share of a br-ent Job's create, at the webhook alone: distinct Jobs posted one
+at a time over one kept-alive connection, as the API server calls it. In five runs the webhook
+answered /mutate at a p50 of 0.22–0.36 ms and /validate at 0.24–0.42 ms, a do-nothing https
+server at 0.14–0.18 ms. Of the webhook's time per answer, 84 µs went to writing it to the socket,
+against 5–16 µs for the do-nothing server, and 68 µs for that same server made to answer 150 µs
+later (a busy loop before its answer). On this machine, a virtual machine, the system call that
+writes an answer also wakes the waiting peer, and the longer it has waited the more that costs
+(\`perf\`: 11.6 % of the webhook's samples in \`_raw_spin_unlock_irqrestore\` under
+\`sock_def_readable\`). So about 60 µs of each answer, 0.12 ms of a Job's two, is this
+machine's price for answering later than the floor, not work of the webhook's.
+
 ${jobGoalParts(r)}
 ## Through the API server
 
