@@ -11,6 +11,7 @@ import {
   Watch,
 } from "@kubernetes/client-node";
 import { Agent, getGlobalDispatcher, Pool, ProxyAgent } from "undici";
+import { socksConnector } from "./socks-connector.js";
 
 type Dispatcher = NonNullable<ReturnType<RequestContext["getDispatcher"]>>;
 
@@ -32,7 +33,10 @@ const pools = new WeakMap<KubeConfig, SharedPool>();
  */
 const API_IDLE_KEEP_MS = 60_000;
 
-/** How long a forward proxy (kubeconfig `proxy-url`) may take to answer a CONNECT. */
+/**
+ * How long a forward proxy (kubeconfig `proxy-url`) may take to answer a CONNECT, or a SOCKS
+ * proxy to finish its handshake.
+ */
 const PROXY_CONNECT_TIMEOUT_MS = 10_000;
 
 /**
@@ -154,9 +158,8 @@ function sharedConnections(kubeConfig: KubeConfig): KubeConfig {
     shared = Object.create(kubeConfig, {
       applySecurityAuthentication: { value: applySecurityAuthentication },
       // client-node's own, private method (it makes the dispatcher of each request), called
-      // on `this`: its direct and proxied (proxy-url) connections keep idle sockets
-      // API_IDLE_KEEP_MS. A SOCKS proxy's keeps client-node's dispatcher (its connector is
-      // private to client-node), with undici's 4 s.
+      // on `this`: its direct, proxied (proxy-url) and SOCKS connections keep idle sockets
+      // API_IDLE_KEEP_MS.
       createDispatcher: {
         value: (cluster: Cluster | null, agentOptions: AgentOptions) => {
           // client-node asks for one per request: while the TLS material is unchanged, the
@@ -178,6 +181,11 @@ function sharedConnections(kubeConfig: KubeConfig): KubeConfig {
               // undici's 300 s: the request's own time-outs start only once tunnelled.
               clientFactory: (origin, clientOptions) =>
                 new Pool(origin, { ...clientOptions, headersTimeout: PROXY_CONNECT_TIMEOUT_MS }),
+            });
+          if (options.type === "socks")
+            return new Agent({
+              connect: socksConnector(options.uri, options.requestTls, PROXY_CONNECT_TIMEOUT_MS),
+              keepAliveTimeout: API_IDLE_KEEP_MS,
             });
           return (kubeConfig as unknown as ClientNodeDispatcherMaker).createDispatcher(
             cluster,

@@ -13,6 +13,7 @@ import { describeApiError } from "../../src/kube/api-errors.js";
 import { createLogger } from "../../src/log.js";
 import { type ClusterApiServer, startClusterApiServer } from "../support/cluster-api-server.js";
 import { startConnectProxy } from "../support/connect-proxy.js";
+import { startSocksProxy } from "../support/socks-proxy.js";
 
 // The live view against a stand-in API server that pages lists, streams watch events, and
 // says "410 Gone" on cue (a real kube-apiserver does the same, but not on cue).
@@ -421,6 +422,98 @@ describe("the live cluster view", () => {
       });
       assert.equal(proxy.refused.length, 1, "the wrong password was refused by the proxy");
     } finally {
+      await proxy.close();
+    }
+  });
+
+  it("reaches the API server through a SOCKS5 proxy (proxy-url: socks5://…) for lists, watches and reads, and keeps its connection open between reads 6 s apart", async () => {
+    api.putSecret("ns-6", "aws", ["access-key"]);
+    const proxy = await startSocksProxy();
+    const viaProxy = new KubeConfig();
+    viaProxy.loadFromFile(
+      await api.kubeconfig(await mkdtemp(join(tmpdir(), "nbw-live-")), false, proxy.url),
+    );
+    const v = new LiveClusterView({
+      kubeConfig: viaProxy,
+      logger: createLogger("silent"),
+      secretTimeoutMs: 2000,
+    });
+    const read = async () =>
+      (await v.snapshot([{ namespace: "ns-6", name: "aws" }], new AbortController().signal)).secret(
+        "ns-6",
+        "aws",
+      ).state;
+    try {
+      await v.start();
+      assert.equal(v.isSynced(), true);
+      assert.equal(await read(), "found");
+      await until(() => api.watches().length > 0, "the watch is open");
+      const tunnels = proxy.tunnels.length;
+      assert.ok(tunnels > 0, "the proxy carried the requests");
+      assert.ok(
+        proxy.tunnels.every((target) => target === `127.0.0.1:${api.port}`),
+        `tunnels only to the API server: ${proxy.tunnels.join(", ")}`,
+      );
+      assert.equal(api.connections(), tunnels, "every connection came through the proxy");
+      // client-node's own SOCKS dispatcher closes an idle connection after undici's 4 s.
+      await sleep(6_000);
+      assert.equal(await read(), "found");
+      assert.equal(proxy.tunnels.length, tunnels, "the second read reused the open connection");
+    } finally {
+      await v.stop();
+      await closeApiConnections(viaProxy);
+      await proxy.close();
+    }
+  });
+
+  it("gives a SOCKS5 proxy the user and password of its proxy-url, and says nothing of them when it refuses", async () => {
+    api.putSecret("ns-6", "aws", ["access-key"]);
+    const proxy = await startSocksProxy({ credentials: "webhook:s3cr3t" });
+    const url = new URL(proxy.url);
+    const read = async (credentials: string) => {
+      const viaProxy = new KubeConfig();
+      viaProxy.loadFromFile(
+        await api.kubeconfig(
+          await mkdtemp(join(tmpdir(), "nbw-live-")),
+          false,
+          `socks5://${credentials}@${url.host}`,
+        ),
+      );
+      try {
+        return await getJson(viaProxy, "/api/v1/namespaces/ns-6/secrets/aws", 5_000);
+      } finally {
+        await closeApiConnections(viaProxy);
+      }
+    };
+    try {
+      const secret = (await read("webhook:s3cr3t")) as { metadata?: { name?: string } };
+      assert.equal(secret.metadata?.name, "aws");
+      assert.equal(proxy.tunnels.length, 1);
+      await assert.rejects(read("webhook:wrong"), (error) => {
+        const said = describeApiError(error);
+        assert.doesNotMatch(said, /wrong|s3cr3t|webhook/, "no credentials in the description");
+        return true;
+      });
+      assert.deepEqual(proxy.refused, ["wrong credentials"]);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it("gives a read up when its SOCKS proxy never answers, within 10 s", {
+    timeout: 30_000,
+  }, async () => {
+    const proxy = await startSocksProxy({ silent: true });
+    const viaProxy = new KubeConfig();
+    viaProxy.loadFromFile(
+      await api.kubeconfig(await mkdtemp(join(tmpdir(), "nbw-live-")), false, proxy.url),
+    );
+    const started = Date.now();
+    try {
+      await assert.rejects(getJson(viaProxy, "/api/v1/namespaces/ns-1/secrets/aws", 60_000));
+      assert.ok(Date.now() - started < 20_000, `gave up after ${Date.now() - started} ms`);
+    } finally {
+      await closeApiConnections(viaProxy);
       await proxy.close();
     }
   });
