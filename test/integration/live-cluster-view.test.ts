@@ -1,10 +1,11 @@
 import assert from "node:assert/strict";
 import { getEventListeners } from "node:events";
-import { mkdtemp } from "node:fs/promises";
+import { mkdtemp, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
+import { inspect } from "node:util";
 import { KubeConfig } from "@kubernetes/client-node";
 import type { ClusterSnapshot } from "../../src/cluster-view/cluster-view.js";
 import { LiveClusterView } from "../../src/cluster-view/live-view.js";
@@ -492,6 +493,8 @@ describe("the live cluster view", () => {
       await assert.rejects(read("webhook:wrong"), (error) => {
         const said = describeApiError(error);
         assert.doesNotMatch(said, /wrong|s3cr3t|webhook/, "no credentials in the description");
+        // Nor in the error itself, as a log line or a crash would print it.
+        assert.doesNotMatch(inspect(error, { depth: 10 }), /wrong|s3cr3t/, "none in the error");
         return true;
       });
       assert.deepEqual(proxy.refused, ["wrong credentials"]);
@@ -512,6 +515,46 @@ describe("the live cluster view", () => {
     try {
       await assert.rejects(getJson(viaProxy, "/api/v1/namespaces/ns-1/secrets/aws", 60_000));
       assert.ok(Date.now() - started < 20_000, `gave up after ${Date.now() - started} ms`);
+    } finally {
+      await closeApiConnections(viaProxy);
+      await proxy.close();
+    }
+  });
+
+  it("gives a read up when its SOCKS proxy opens a tunnel that never carries the TLS handshake, within 10 s", {
+    timeout: 30_000,
+  }, async () => {
+    const proxy = await startSocksProxy({ stalled: true });
+    const viaProxy = new KubeConfig();
+    viaProxy.loadFromFile(
+      await api.kubeconfig(await mkdtemp(join(tmpdir(), "nbw-live-")), false, proxy.url),
+    );
+    const started = Date.now();
+    try {
+      await assert.rejects(getJson(viaProxy, "/api/v1/namespaces/ns-1/secrets/aws", 60_000));
+      assert.ok(Date.now() - started < 20_000, `gave up after ${Date.now() - started} ms`);
+      assert.equal(proxy.tunnels.length, 1, "the tunnel was opened, then nothing came");
+    } finally {
+      await closeApiConnections(viaProxy);
+      await proxy.close();
+    }
+  });
+
+  it("fails a read, not the process, when its client key cannot be read, through a SOCKS proxy", async () => {
+    const proxy = await startSocksProxy();
+    const dir = await mkdtemp(join(tmpdir(), "nbw-live-"));
+    const file = await api.kubeconfig(dir, false, proxy.url);
+    // As a rotated key file caught half written would read.
+    const broken = (await readFile(file, "utf8")).replace(
+      /client-key-data: [^,}]+/,
+      `client-key-data: ${Buffer.from("not a key").toString("base64")}`,
+    );
+    await writeFile(file, broken);
+    const viaProxy = new KubeConfig();
+    viaProxy.loadFromFile(file);
+    try {
+      await assert.rejects(getJson(viaProxy, "/api/v1/namespaces/ns-1/secrets/aws", 5_000));
+      assert.equal(proxy.tunnels.length, 1, "the proxy was reached: TLS failed after it");
     } finally {
       await closeApiConnections(viaProxy);
       await proxy.close();

@@ -13,6 +13,11 @@ export interface SocksProxyOptions {
   readonly credentials?: string;
   /** Takes each connection and never answers its greeting, as a proxy that hangs. */
   readonly silent?: boolean;
+  /**
+   * Says each tunnel is open and carries nothing through it, as a proxy that answers before
+   * its own connection is made and then never makes it.
+   */
+  readonly stalled?: boolean;
 }
 
 const VERSION = 5;
@@ -40,6 +45,12 @@ export async function startSocksProxy(options: SocksProxyOptions = {}): Promise<
       (asked) => {
         if (!asked) return;
         const { target, host, port, early } = asked;
+        if (options.stalled) {
+          tunnels.push(target);
+          client.write(reply(SUCCEEDED));
+          client.resume(); // and drop what comes
+          return;
+        }
         const upstream = connect(port, host, () => {
           tunnels.push(target);
           client.write(reply(SUCCEEDED));
