@@ -63,7 +63,7 @@ demo: build control-plane
 	bash test/e2e/demo.sh
 
 # Load, latency, memory at 10,000 clusters, the live view, through the API server, a soak and
-# the audit of 100,000 Jobs: about 25 minutes. Under the image's Node.js, as the tests run.
+# the audit of 100,000 Jobs: about 28 minutes. Under the image's Node.js, as the tests run.
 bench: build control-plane
 	node_dir=$$(bash image/node.sh) && "$$node_dir/bin/node" dist/bench/run.js
 

@@ -6,10 +6,11 @@
  * - Latency at 1,000 req/s (open loop), lookups and admission cost in process, the cost of
  *   the per-admission log line, memory at rest, and a soak.
  * - A real kube-apiserver holding 10,000 NebulaClusters as the operator stores them (≈7 KB
- *   each, with status), the webhook started on it three times: its sync time, peak and idle RSS, the longest /healthz
- *   stall while it syncs; then server-side dry-run creates through the API server with no
- *   policy, with a ValidatingAdmissionPolicy, with a do-nothing webhook (the floor), with the
- *   same server giving the webhook's own answers, and with the webhook, interleaved.
+ *   each, with status), the webhook started on it three times: its sync time, peak and idle
+ *   RSS, the longest /healthz stall while it syncs; then server-side dry-run creates through
+ *   the API server with no policy, with a ValidatingAdmissionPolicy, with a do-nothing webhook
+ *   (the floor), with the same server giving the webhook's own answers, and with the webhook,
+ *   interleaved.
  * - The audit at scale (bench/audit-scale.ts): its own API server filled with 10,000, then
  *   BENCH_AUDIT_OBJECTS, br-ent backup Jobs; after each step `audit -A -o json` and `audit -A`
  *   run as a user runs them (wall time, LIST pages, verdicts, peak RSS and heap), then serve's
