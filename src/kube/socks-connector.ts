@@ -1,4 +1,5 @@
 import { isIP, type Socket } from "node:net";
+import { constants } from "node:os";
 import { type ConnectionOptions, connect as connectTls } from "node:tls";
 import { SocksClient } from "socks";
 import type { buildConnector } from "undici";
@@ -49,6 +50,7 @@ export function socksConnector(
       () => settle(connectError("UND_ERR_CONNECT_TIMEOUT", "timed out"), null),
       timeoutMs,
     );
+    deadline.unref(); // the sockets being connected keep the process up, not this timer
     SocksClient.createConnection({
       proxy: {
         host: withoutBrackets(proxy.hostname),
@@ -104,12 +106,19 @@ export function socksConnector(
 
 /**
  * The SOCKS client's error, told again without what it carries: its options hold the proxy's
- * user and password. A system error's code (ECONNREFUSED, ECONNRESET) is kept, so that a
- * dropped connection is told apart; anything else is ESOCKS.
+ * user and password, and a system error's message the proxy's address. What is kept is a
+ * code: the system's (ECONNREFUSED; ECONNRESET, which a read may be repeated after), or what
+ * the proxy said, as one of ours.
  */
 function socksError(error: unknown): Error {
   const said = error instanceof Error ? error.message : "";
-  const system = /\b(E[A-Z]{3,20})\b/.exec(said)?.[1];
+  if (/authentication failed/i.test(said)) return connectError("ESOCKS_AUTH", "was refused");
+  if (/rejected connection/i.test(said)) return connectError("ESOCKS_REJECTED", "was refused");
+  if (/timed out/i.test(said)) return connectError("UND_ERR_CONNECT_TIMEOUT", "timed out");
+  // A word of the message that is a system error's code, and nothing else of it.
+  const system = said
+    .split(/[^A-Z0-9_]+/)
+    .find((word) => Object.hasOwn(constants.errno, word) || /^EAI_[A-Z]+$/.test(word));
   return connectError(system ?? "ESOCKS", "failed");
 }
 

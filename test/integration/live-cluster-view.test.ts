@@ -493,6 +493,7 @@ describe("the live cluster view", () => {
       await assert.rejects(read("webhook:wrong"), (error) => {
         const said = describeApiError(error);
         assert.doesNotMatch(said, /wrong|s3cr3t|webhook/, "no credentials in the description");
+        assert.equal(said, "ESOCKS_AUTH", "the proxy refused the credentials, as it said");
         // Nor in the error itself, as a log line or a crash would print it.
         assert.doesNotMatch(inspect(error, { depth: 10 }), /wrong|s3cr3t/, "none in the error");
         return true;
@@ -531,8 +532,15 @@ describe("the live cluster view", () => {
     );
     const started = Date.now();
     try {
-      await assert.rejects(getJson(viaProxy, "/api/v1/namespaces/ns-1/secrets/aws", 60_000));
-      assert.ok(Date.now() - started < 20_000, `gave up after ${Date.now() - started} ms`);
+      await assert.rejects(
+        getJson(viaProxy, "/api/v1/namespaces/ns-1/secrets/aws", 60_000),
+        (e) => {
+          assert.equal(describeApiError(e), "UND_ERR_CONNECT_TIMEOUT");
+          return true;
+        },
+      );
+      const waited = Date.now() - started;
+      assert.ok(waited >= 9_000 && waited < 20_000, `gave up after ${waited} ms, not at 10 s`);
       assert.equal(proxy.tunnels.length, 1, "the tunnel was opened, then nothing came");
     } finally {
       await closeApiConnections(viaProxy);
@@ -552,8 +560,16 @@ describe("the live cluster view", () => {
     await writeFile(file, broken);
     const viaProxy = new KubeConfig();
     viaProxy.loadFromFile(file);
+    const started = Date.now();
     try {
-      await assert.rejects(getJson(viaProxy, "/api/v1/namespaces/ns-1/secrets/aws", 5_000));
+      await assert.rejects(getJson(viaProxy, "/api/v1/namespaces/ns-1/secrets/aws", 5_000), (e) => {
+        assert.notEqual(describeApiError(e), "UND_ERR_CONNECT_TIMEOUT", "failed, not timed out");
+        return true;
+      });
+      assert.ok(
+        Date.now() - started < 5_000,
+        `failed at once, not after ${Date.now() - started} ms`,
+      );
       assert.equal(proxy.tunnels.length, 1, "the proxy was reached: TLS failed after it");
     } finally {
       await closeApiConnections(viaProxy);
