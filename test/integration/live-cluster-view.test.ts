@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
+import * as tls from "node:tls";
 import { inspect } from "node:util";
 import { KubeConfig } from "@kubernetes/client-node";
 import type { ClusterSnapshot } from "../../src/cluster-view/cluster-view.js";
@@ -12,6 +13,7 @@ import { LiveClusterView } from "../../src/cluster-view/live-view.js";
 import { closeApiConnections, getJson } from "../../src/kube/api-client.js";
 import { describeApiError } from "../../src/kube/api-errors.js";
 import { createLogger } from "../../src/log.js";
+import { generateCertificates } from "../../src/server/certificates.js";
 import { type ClusterApiServer, startClusterApiServer } from "../support/cluster-api-server.js";
 import { startConnectProxy } from "../support/connect-proxy.js";
 import { startSocksProxy } from "../support/socks-proxy.js";
@@ -81,6 +83,16 @@ async function until(check: () => boolean | Promise<boolean>, what: string): Pro
   }
   assert.fail(`timed out waiting until ${what}`);
 }
+
+/** Node's CA store, where this Node.js can change it (tls.d.ts of Node 20 knows neither). */
+interface CaStore {
+  getCACertificates(which: "default"): string[];
+  setDefaultCACertificates(certificates: string[]): void;
+}
+const caStore = (() => {
+  const store = tls as unknown as Partial<CaStore>;
+  return store.getCACertificates && store.setDefaultCACertificates ? (store as CaStore) : undefined;
+})();
 
 describe("the live cluster view", () => {
   it("lists NebulaClusters in pages of 100, and is synced only when the last page arrived", async () => {
@@ -423,6 +435,41 @@ describe("the live cluster view", () => {
       });
       assert.equal(proxy.refused.length, 1, "the wrong password was refused by the proxy");
     } finally {
+      await proxy.close();
+    }
+  });
+
+  it("reaches the API server through an https:// forward proxy, whose certificate is checked against Node's CA store (as client-go checks it against the system's)", {
+    // Node 22.19 and 24.5 can change the CA store of a running process; make test runs the
+    // suite under the image's Node.js 24.
+    skip: caStore === undefined && "this Node.js cannot change its CA store while it runs",
+  }, async () => {
+    const { getCACertificates, setDefaultCACertificates } = caStore as CaStore;
+    api.putSecret("ns-6", "aws", ["access-key"]);
+    const proxyCerts = generateCertificates(["localhost"], ["127.0.0.1"]);
+    const proxy = await startConnectProxy({ tls: proxyCerts.serving });
+    const defaultCas = getCACertificates("default");
+    const read = async () => {
+      const viaProxy = new KubeConfig();
+      viaProxy.loadFromFile(
+        await api.kubeconfig(await mkdtemp(join(tmpdir(), "nbw-live-")), false, proxy.url),
+      );
+      try {
+        return await getJson(viaProxy, "/api/v1/namespaces/ns-6/secrets/aws", 5_000);
+      } finally {
+        await closeApiConnections(viaProxy);
+      }
+    };
+    try {
+      await assert.rejects(read(), "a proxy whose certificate no trusted CA signed is refused");
+      assert.equal(proxy.tunnels.length, 0);
+      // As NODE_EXTRA_CA_CERTS or the image's CA bundle would add it.
+      setDefaultCACertificates([...defaultCas, proxyCerts.ca.cert]);
+      const secret = (await read()) as { metadata?: { name?: string } };
+      assert.equal(secret.metadata?.name, "aws");
+      assert.deepEqual(proxy.tunnels, [`127.0.0.1:${api.port}`]);
+    } finally {
+      setDefaultCACertificates(defaultCas);
       await proxy.close();
     }
   });

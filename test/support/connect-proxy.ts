@@ -3,7 +3,8 @@
  * it opens a TCP tunnel to the host the client asks for and records each tunnel, so a test
  * sees which requests went through it and how often the client opened a new connection.
  */
-import { createServer, type IncomingMessage } from "node:http";
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import { connect, type Socket } from "node:net";
 
@@ -21,15 +22,18 @@ export interface ConnectProxyOptions {
   readonly silent?: boolean;
   /** `user:password` a CONNECT must carry (Basic Proxy-Authorization), else 407. */
   readonly credentials?: string;
+  /** Speaks TLS with this certificate and key (PEM): an `https://` proxy. */
+  readonly tls?: { readonly cert: string; readonly key: string };
 }
 
 export async function startConnectProxy(options: ConnectProxyOptions = {}): Promise<ConnectProxy> {
   const tunnels: string[] = [];
   const refused: string[] = [];
   const open = new Set<Socket>();
-  const server = createServer((_req, res) => {
+  const refuse = (_req: IncomingMessage, res: ServerResponse) => {
     res.writeHead(405).end(); // a plain request: this proxy only tunnels
-  });
+  };
+  const server = options.tls ? createHttpsServer(options.tls, refuse) : createServer(refuse);
   server.on("connect", (req: IncomingMessage, client: Socket, head: Buffer) => {
     const target = req.url ?? "";
     const [host, port] = [target.slice(0, target.lastIndexOf(":")), target.split(":").pop()];
@@ -65,7 +69,7 @@ export async function startConnectProxy(options: ConnectProxyOptions = {}): Prom
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    url: `${options.tls ? "https" : "http"}://127.0.0.1:${(server.address() as AddressInfo).port}`,
     tunnels,
     refused,
     async close() {
