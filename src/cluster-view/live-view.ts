@@ -2,7 +2,7 @@ import type { KubeConfig } from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import { apiWatch, getJson } from "../kube/api-client.js";
 import { describeApiError, retryWhenAsked, statusCode } from "../kube/api-errors.js";
-import { type ListPage, listPath, objectPath } from "../kube/api-paths.js";
+import { collectionPath, type ListPage, listPath, objectPath } from "../kube/api-paths.js";
 import type { KubeObject } from "../kube/objects.js";
 import { ReducedListWatch } from "../kube/reduced-list-watch.js";
 import type { SecretRef } from "../rules/rule.js";
@@ -21,8 +21,7 @@ import {
 } from "./cluster-view.js";
 import { nebulaBackupFacts, nebulaClusterFacts, secretFacts } from "./nebula-cluster.js";
 
-const GROUP = "apps.nebula-graph.io";
-const VERSION = "v1alpha1";
+const NEBULA = "apps.nebula-graph.io/v1alpha1";
 const PLURAL = "nebulaclusters";
 /**
  * NebulaClusters per list page. An operator's NebulaCluster is ~7 KB as listed (spec, status,
@@ -117,13 +116,13 @@ export class LiveClusterView implements ClusterView {
   constructor(private readonly options: LiveViewOptions) {
     // A plain GET on the shared pool, as the Secret reads (getJson says why not client-node's).
     const listPage = (limit: number, continueToken: string | undefined) => {
-      const path = listPath(`${GROUP}/${VERSION}`, PLURAL, { limit, continueToken });
+      const path = listPath(NEBULA, PLURAL, { limit, continueToken });
       return retryWhenAsked(
         () => getJson(options.kubeConfig, path, LIST_PAGE_TIMEOUT_MS) as Promise<ListPage>,
       );
     };
     this.clusters = new ReducedListWatch({
-      path: `/apis/${GROUP}/${VERSION}/${PLURAL}`,
+      path: collectionPath(NEBULA, PLURAL),
       watch: apiWatch(options.kubeConfig),
       listPage,
       reduce: nebulaClusterFacts,
@@ -219,7 +218,7 @@ export class LiveClusterView implements ClusterView {
     ref: SecretRef,
     deadline: ReadDeadline,
   ): Promise<Lookup<NebulaBackupFacts>> {
-    const path = objectPath(`${GROUP}/${VERSION}`, "nebulabackups", ref);
+    const path = objectPath(NEBULA, "nebulabackups", ref);
     if (path === undefined) return absent;
     this.options.onApiCall?.("get", "nebulabackups");
     const get = () => getJson(this.options.kubeConfig, path, this.options.secretTimeoutMs);

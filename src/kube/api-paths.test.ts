@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { listPath, objectPath } from "./api-paths.js";
+import { collectionPath, listPath, objectPath } from "./api-paths.js";
 
 describe("the path of a list page", () => {
   it("is under /api/v1 for the core group and /apis/<group>/<version> for the others", () => {
@@ -46,6 +46,16 @@ describe("the path of a list page", () => {
         RangeError,
         namespace,
       );
+  });
+});
+
+describe("the path of a collection across namespaces, as a watch asks for it", () => {
+  it("is under its group's root", () => {
+    assert.equal(collectionPath("v1", "secrets"), "/api/v1/secrets");
+    assert.equal(
+      collectionPath("apps.nebula-graph.io/v1alpha1", "nebulaclusters"),
+      "/apis/apps.nebula-graph.io/v1alpha1/nebulaclusters",
+    );
   });
 });
 

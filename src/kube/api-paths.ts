@@ -33,6 +33,11 @@ export function listPath(
   return `${apiRoot(apiVersion)}${scope}/${resource}?${query}`;
 }
 
+/** The path of `resource` in `apiVersion` across all namespaces, as a watch asks for it. */
+export function collectionPath(apiVersion: string, resource: string): string {
+  return `${apiRoot(apiVersion)}/${resource}`;
+}
+
 /**
  * The path of one namespaced object, or undefined when its namespace or name could not name
  * one (only a request that did not come from an API server has such a namespace): no such

@@ -5,7 +5,7 @@ import type { ListPage } from "./api-paths.js";
 import { field, type KubeObject, stringField } from "./objects.js";
 
 export interface ReducedListWatchOptions<T> {
-  /** The collection's path, for the watch: `/apis/GROUP/VERSION/PLURAL`. */
+  /** The collection's path, for the watch (api-paths.ts `collectionPath`). */
   readonly path: string;
   /** A client-node Watch (src/kube/api-client.ts `apiWatch`, to share the connection pool). */
   readonly watch: Watch;
