@@ -24,6 +24,8 @@ import { until } from "../support/until.js";
 const SECRET_PATH = "/api/v1/namespaces/ns-6/secrets/aws";
 
 let api: ClusterApiServer;
+/** The stand-in proxies the running test started: closed after it, whatever happened. */
+const proxies: ConnectProxy[] = [];
 
 beforeEach(async () => {
   api = await startClusterApiServer();
@@ -31,8 +33,16 @@ beforeEach(async () => {
 });
 
 afterEach(async () => {
+  await Promise.all(proxies.splice(0).map((proxy) => proxy.close()));
   await api.close();
 });
+
+/** `starting`'s proxy, closed after the test. */
+async function proxyFor<P extends ConnectProxy>(starting: Promise<P>): Promise<P> {
+  const proxy = await starting;
+  proxies.push(proxy);
+  return proxy;
+}
 
 /** A kubeconfig for the stand-in API server whose cluster names `proxyUrl`. */
 async function kubeConfigVia(proxyUrl: string): Promise<KubeConfig> {
@@ -100,7 +110,6 @@ async function keepsItsConnectionBetweenReads(proxy: ConnectProxy): Promise<void
   } finally {
     await view.stop();
     await closeApiConnections(viaProxy);
-    await proxy.close();
   }
 }
 
@@ -140,16 +149,12 @@ const caStore = (() => {
 
 describe("API connections through a forward proxy (proxy-url: http:// or https://)", () => {
   it("carry lists, watches and reads, and keep their tunnel open between reads 6 s apart", async () => {
-    await keepsItsConnectionBetweenReads(await startConnectProxy());
+    await keepsItsConnectionBetweenReads(await proxyFor(startConnectProxy()));
   });
 
   it("give the proxy the credentials of the proxy-url, and say nothing of them when it refuses", async () => {
-    const proxy = await startConnectProxy({ credentials: "webhook:s3cr3t" });
-    try {
-      await readsOnlyWithItsCredentials(proxy, "http");
-    } finally {
-      await proxy.close();
-    }
+    const proxy = await proxyFor(startConnectProxy({ credentials: "webhook:s3cr3t" }));
+    await readsOnlyWithItsCredentials(proxy, "http");
   });
 
   it("check an https:// proxy's certificate against Node's CA store (as client-go checks the system's)", {
@@ -159,7 +164,7 @@ describe("API connections through a forward proxy (proxy-url: http:// or https:/
   }, async () => {
     const { getCACertificates, setDefaultCACertificates } = caStore as CaStore;
     const proxyCerts = generateCertificates(["localhost"], ["127.0.0.1"]);
-    const proxy = await startConnectProxy({ tls: proxyCerts.serving });
+    const proxy = await proxyFor(startConnectProxy({ tls: proxyCerts.serving }));
     const defaultCas = getCACertificates("default");
     try {
       await assert.rejects(getThrough(proxy.url), "no trusted CA signed the proxy's certificate");
@@ -171,68 +176,51 @@ describe("API connections through a forward proxy (proxy-url: http:// or https:/
       assert.deepEqual(proxy.tunnels, [`127.0.0.1:${api.port}`]);
     } finally {
       setDefaultCACertificates(defaultCas);
-      await proxy.close();
     }
   });
 
   it("give a read up when the proxy never answers the CONNECT, within 10 s rather than undici's 300 s", {
     timeout: 30_000,
   }, async () => {
-    const proxy = await startConnectProxy({ silent: true });
-    try {
-      // A list page's own time-out (60 s) starts only once its request is tunnelled.
-      await failsWithin(getThrough(proxy.url, SECRET_PATH, 60_000), 9_000, 15_000);
-      assert.equal(proxy.tunnels.length, 1);
-      assert.equal(api.connections(), 0, "nothing reached the API server");
-    } finally {
-      await proxy.close();
-    }
+    const proxy = await proxyFor(startConnectProxy({ silent: true }));
+    // A list page's own time-out (60 s) starts only once its request is tunnelled.
+    await failsWithin(getThrough(proxy.url, SECRET_PATH, 60_000), 9_000, 15_000);
+    assert.equal(proxy.tunnels.length, 1);
+    assert.equal(api.connections(), 0, "nothing reached the API server");
   });
 });
 
 describe("API connections through a SOCKS proxy (proxy-url: socks5://)", () => {
   it("carry lists, watches and reads, and keep their connection open between reads 6 s apart", async () => {
     // client-node's own SOCKS dispatcher closed an idle connection after undici's 4 s.
-    await keepsItsConnectionBetweenReads(await startSocksProxy());
+    await keepsItsConnectionBetweenReads(await proxyFor(startSocksProxy()));
   });
 
   it("give a SOCKS5 proxy the user and password of the proxy-url, and say nothing of them when it refuses", async () => {
-    const proxy = await startSocksProxy({ credentials: "webhook:s3cr3t" });
-    try {
-      const error = await readsOnlyWithItsCredentials(proxy, "socks5");
-      assert.equal(describeApiError(error), "ESOCKS_AUTH", "the proxy refused them, as it said");
-      // Nor in the error itself, as a log line or a crash would print it.
-      assert.doesNotMatch(inspect(error, { depth: 10 }), /wrong|s3cr3t/, "none in the error");
-      assert.deepEqual(proxy.refused, ["wrong credentials"]);
-    } finally {
-      await proxy.close();
-    }
+    const proxy = await proxyFor(startSocksProxy({ credentials: "webhook:s3cr3t" }));
+    const error = await readsOnlyWithItsCredentials(proxy, "socks5");
+    assert.equal(describeApiError(error), "ESOCKS_AUTH", "the proxy refused them, as it said");
+    // Nor in the error itself, as a log line or a crash would print it.
+    assert.doesNotMatch(inspect(error, { depth: 10 }), /wrong|s3cr3t/, "none in the error");
+    assert.deepEqual(proxy.refused, ["wrong credentials"]);
   });
 
   it("give a read up when the proxy never answers, within 10 s", { timeout: 30_000 }, async () => {
-    const proxy = await startSocksProxy({ silent: true });
-    try {
-      await failsWithin(getThrough(proxy.url, SECRET_PATH, 60_000), 9_000, 20_000);
-    } finally {
-      await proxy.close();
-    }
+    const proxy = await proxyFor(startSocksProxy({ silent: true }));
+    await failsWithin(getThrough(proxy.url, SECRET_PATH, 60_000), 9_000, 20_000);
   });
 
   it("give a read up when the proxy opens a tunnel that never carries the TLS handshake, within 10 s", {
     timeout: 30_000,
   }, async () => {
-    const proxy = await startSocksProxy({ stalled: true });
-    try {
-      const error = await failsWithin(getThrough(proxy.url, SECRET_PATH, 60_000), 9_000, 20_000);
-      assert.equal(describeApiError(error), "UND_ERR_CONNECT_TIMEOUT");
-      assert.equal(proxy.tunnels.length, 1, "the tunnel was opened, then nothing came");
-    } finally {
-      await proxy.close();
-    }
+    const proxy = await proxyFor(startSocksProxy({ stalled: true }));
+    const error = await failsWithin(getThrough(proxy.url, SECRET_PATH, 60_000), 9_000, 20_000);
+    assert.equal(describeApiError(error), "UND_ERR_CONNECT_TIMEOUT");
+    assert.equal(proxy.tunnels.length, 1, "the tunnel was opened, then nothing came");
   });
 
   it("fail a read, not the process, when the client key cannot be read", async () => {
-    const proxy = await startSocksProxy();
+    const proxy = await proxyFor(startSocksProxy());
     const file = await api.kubeconfig(
       await mkdtemp(join(tmpdir(), "nbw-proxy-")),
       false,
@@ -252,7 +240,6 @@ describe("API connections through a SOCKS proxy (proxy-url: socks5://)", () => {
       assert.equal(proxy.tunnels.length, 1, "the proxy was reached: TLS failed after it");
     } finally {
       await closeApiConnections(viaProxy);
-      await proxy.close();
     }
   });
 });
