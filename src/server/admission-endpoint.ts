@@ -10,6 +10,7 @@ import {
 import { type AdmissionRequest, decodeReview, encodeReview } from "../admission/review.js";
 import { unredacted } from "../log.js";
 import type { Metrics } from "../metrics.js";
+import { batchedAnswers, type EndAnswer } from "./answer-batch.js";
 import { errorForLog, logAdmission, uidForLog } from "./admission-log.js";
 import { deadlineFor } from "./deadline.js";
 import { type BodyResult, readJsonBody } from "./read-body.js";
@@ -43,13 +44,16 @@ export function admissionStage(req: IncomingMessage): Stage | undefined {
   return path === "/validate" ? "validate" : path === "/mutate" ? "mutate" : undefined;
 }
 
-function sendJson(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, {
-    "content-type": "application/json; charset=utf-8",
-    "content-length": Buffer.byteLength(text),
-  });
-  res.end(text);
+/** Sends a JSON answer, its body through `end` (batchedAnswers: with the turn's others). */
+function jsonSender(end: EndAnswer) {
+  return (res: ServerResponse, status: number, body: unknown): void => {
+    const text = JSON.stringify(body);
+    res.writeHead(status, {
+      "content-type": "application/json; charset=utf-8",
+      "content-length": Buffer.byteLength(text),
+    });
+    end(res, text);
+  };
 }
 
 /** `?timeout=10s`: the API server's own deadline for this call. */
@@ -66,6 +70,7 @@ function timeoutParam(url: string | undefined): string | undefined {
  */
 export function createAdmissionEndpoint(options: AdmissionEndpointOptions) {
   const { logger, metrics } = options;
+  const sendJson = jsonSender(batchedAnswers());
   // The per-admission line holds known-safe fields only (admission-log.ts): no redaction pass.
   const admissionLogger = unredacted(logger);
 
