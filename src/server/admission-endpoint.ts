@@ -10,8 +10,8 @@ import {
 import { type AdmissionRequest, decodeReview, encodeReview } from "../admission/review.js";
 import { unredacted } from "../log.js";
 import type { Metrics } from "../metrics.js";
-import { batchedAnswers, type EndAnswer } from "./answer-batch.js";
 import { errorForLog, logAdmission, uidForLog } from "./admission-log.js";
+import { batchedAnswers, type EndAnswer } from "./answer-batch.js";
 import { deadlineFor } from "./deadline.js";
 import { type BodyResult, readJsonBody } from "./read-body.js";
 

@@ -19,9 +19,7 @@ export type EndAnswer = (res: ServerResponse, text: string) => void;
  * `schedule` is `setImmediate`: its callbacks run once the turn's ready sockets have been
  * read and their synchronous answers made.
  */
-export function batchedAnswers(
-  schedule: (flush: () => void) => void = setImmediate,
-): EndAnswer {
+export function batchedAnswers(schedule: (flush: () => void) => void = setImmediate): EndAnswer {
   let pending: [ServerResponse, string][] = [];
   const flush = () => {
     const answers = pending;
