@@ -1080,6 +1080,36 @@ writes an answer also wakes the waiting peer, and the longer it has waited the m
 \`sock_def_readable\`). So about 60 µs of each answer, 0.12 ms of a Job's two, is this
 machine's price for answering later than the floor, not work of the webhook's.
 
+The tenth pass (2026-11-27): answers sent together. Under the throughput section's load (one
+core, 10 connections, distinct objects), a CPU profile of the webhook (\`--cpu-prof\`, every
+100 µs) showed the write of each answer to its socket (\`writeUtf8String\`) taking 24.9 µs of a
+fast-path request and 46 µs of a br-ent Job's /mutate, against 11.7 µs of the bare server's
+(profiler figures, which sampling inflates by about a third). It is the cost the ninth pass
+found for answers one at a time: the write wakes the load generator, which has gone idle
+while the webhook worked, and the longer an answer takes the more often it has. Now the
+answers made in one turn of the event loop are written together at its end
+(\`src/server/answer-batch.ts\`): the first wakes the peer, the rest find it awake. Measured
+outside \`make bench\`, from dist/ with the image's flags, pinned to one core, 3 rounds of 4 s
+interleaved with the bare server; before: 0036e53, after: 62d8e21.
+
+| change | figure | before | after |
+|---|---|---|---|
+| the answers of one turn written together at its end | req/s ÷ bare https, fast path / br-ent Job /mutate / br-ent Deployment /validate | 0.67 / 0.31 / 0.28 | 0.82 / 0.40 / 0.34 |
+| the same | server CPU per request, the same three | 44 / 98 / 112 µs | 35 / 76 / 91 µs |
+| the same | one at a time (as the API server calls it): /mutate p50 over 1,000 distinct Jobs, five rounds | 0.261–0.372 ms | 0.259–0.369 ms |
+
+Where a warned or denied object's time goes beyond that: its admission line (such lines are
+written at info). For a br-ent Deployment (warned for the credentials in its command), over
+5 rounds: no line 74 µs of CPU per request, the line built by pino and thrown away 82 µs,
+built and written 94 µs. Not kept, as none moved the figure beyond this machine's noise
+(±3 µs): the lines gathered in an array and handed to sonic-boom 4 KiB at a time (93 against
+96 µs) or 64 KiB at a time (89 against 93), written synchronously 4 KiB at a time (95
+against 99), standard output a pipe drained by another process or /dev/null instead of a
+file (104 and 95 against 99), the line made by one \`JSON.stringify\` instead of pino's
+serializer (91 against 93). An asynchronous 4 KiB write to a file costs 10 µs of CPU here
+when measured alone, about 1 µs a line; what makes the written line cost ~12 µs under load
+was not found.
+
 ${jobGoalParts(r)}
 ## Through the API server
 
