@@ -70,7 +70,11 @@ function timeoutParam(url: string | undefined): string | undefined {
  */
 export function createAdmissionEndpoint(options: AdmissionEndpointOptions) {
   const { logger, metrics } = options;
-  const sendJson = jsonSender(batchedAnswers());
+  const sendJson = jsonSender(
+    batchedAnswers((error) =>
+      logger.error({ err: errorForLog(error) }, "admission answer could not be written"),
+    ),
+  );
   // The per-admission line holds known-safe fields only (admission-log.ts): no redaction pass.
   const admissionLogger = unredacted(logger);
 
@@ -202,10 +206,14 @@ export function createAdmissionEndpoint(options: AdmissionEndpointOptions) {
       respond(res, stage, request, plan.admission, started);
     } else if (plan.secrets.length === 0 && plan.nebulaBackups.length === 0) {
       // Memory only (the cluster view's cache): no I/O to bound with a deadline.
-      judge(request, stage, plan, options, NEVER).then(
-        (admission) => respond(res, stage, request, admission, started),
-        (error: unknown) => refuse(res, stage, request, error, false, 0),
-      );
+      judge(request, stage, plan, options, NEVER)
+        .then((admission) => respond(res, stage, request, admission, started))
+        .catch((error: unknown) => {
+          // The rules failed, or (a bug of ours) respond did after they decided: either way
+          // an answer, and no unhandled rejection to end the process.
+          if (res.headersSent) logger.error({ stage, err: errorForLog(error) }, "answer failed");
+          else refuse(res, stage, request, error, false, 0);
+        });
     } else {
       void judgeWithDeadline(req, res, stage, request, plan, started);
     }

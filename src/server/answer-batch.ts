@@ -17,19 +17,26 @@ export type EndAnswer = (res: ServerResponse, text: string) => void;
  * nothing but the turn's end.
  *
  * `schedule` is `setImmediate`: its callbacks run once the turn's ready sockets have been
- * read and their synchronous answers made.
+ * read and their synchronous answers made. `failed` hears of an answer that could not be
+ * written (`end` threw: a bug of ours, such as a wrong content-length), whose connection is
+ * then closed: the API server sees it fail rather than wait.
  */
-export function batchedAnswers(schedule: (flush: () => void) => void = setImmediate): EndAnswer {
+export function batchedAnswers(
+  failed: (error: unknown) => void,
+  schedule: (flush: () => void) => void = setImmediate,
+): EndAnswer {
   let pending: [ServerResponse, string][] = [];
   const flush = () => {
     const answers = pending;
     pending = [];
     for (const [res, text] of answers) {
-      // One answer's failure (its socket gone) must not keep the others from being sent.
+      // One answer's failure must not keep the others from being sent, nor escape from here
+      // (a throw in an immediate would end the process). A closed socket does not throw.
       try {
         res.end(text);
-      } catch {
+      } catch (error) {
         res.destroy();
+        failed(error);
       }
     }
   };
