@@ -1110,6 +1110,17 @@ serializer (91 against 93). An asynchronous 4 KiB write to a file costs 10 µs o
 when measured alone, about 1 µs a line; what makes the written line cost ~12 µs under load
 was not found.
 
+The longest /healthz answer while syncing, at the end of start-up (the ninth pass): tried and not
+kept, from dist/ against 10,000 clusters, two or three starts each, the same runs' figures for
+the collection as it is (last-resort) in brackets. The collection run asynchronously (V8's
+incremental marking, \`execution: "async"\`): 41–48 ms (106–108), but RSS left idle a minute
+169–171 MiB (136–137), and with the embedded cluster state 152 MiB (115): only the last-resort
+collection gives the young generation's pages back, which the image's idle goal needs. With
+\`--max-semi-space-size=8\` as well: 29–40 ms, idle 151–152 MiB; with 4: 42–60 ms, idle 141–142.
+\`--max-semi-space-size=8\` with the last-resort collection: 100–120 ms (116–171), idle 128–130
+MiB (136), peak 163–168 (179); it cost guarded throughput 3–5 % (86 → 89 and 98 → 103 µs of CPU
+per request, 5 rounds): not enough gained at the goal's edge for that.
+
 ${jobGoalParts(r)}
 ## Through the API server
 
