@@ -9,9 +9,9 @@ export type EndAnswer = (res: ServerResponse, text: string) => void;
  *
  * Why: writing an answer to a socket wakes the peer waiting to read it (the API server's
  * network poller). When the peer's core has gone idle meanwhile, the wake-up is most of the
- * write's cost on a virtual machine, where it is an interrupt sent to another core: on the
- * bench machine a write took ~12 µs of CPU for the bare server and ~46 µs for a br-ent Job's
- * answer made a little later (bench/README.md, tenth pass). Answers written back to back wake
+ * write's cost on a virtual machine, where it is an interrupt sent to another core: profiled
+ * on the bench machine under load, a write took ~12 µs of CPU for the bare server and ~46 µs
+ * for a br-ent Job's answer, made a little later (bench/README.md, tenth pass). Answers written back to back wake
  * the peer once; the later writes find it awake. An answer waits only for the rest of its
  * turn's work (the other requests that arrived together with it); alone in its turn, for
  * nothing but the turn's end.
