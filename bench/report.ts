@@ -1108,7 +1108,11 @@ against 99), standard output a pipe drained by another process or /dev/null inst
 file (104 and 95 against 99), the line made by one \`JSON.stringify\` instead of pino's
 serializer (91 against 93). An asynchronous 4 KiB write to a file costs 10 µs of CPU here
 when measured alone, about 1 µs a line; what makes the written line cost ~12 µs under load
-was not found.
+was not found. A lead for whoever looks next: \`perf\` over 5 s of that load found 3.45 % of the
+webhook's samples in the kernel's \`finish_task_switch\` with the lines written, 0.91 % without,
+and 2.7 % on libuv's worker thread, which only the writes use: each write's hop to the thread
+pool and back switches tasks on the one core. Writing synchronously avoids the hop but, on a
+container's stdout (a pipe), blocks every admission while the log reader lags.
 
 The longest /healthz answer while syncing, at the end of start-up (the ninth pass): tried and not
 kept, from dist/ against 10,000 clusters, two or three starts each, the same runs' figures for
