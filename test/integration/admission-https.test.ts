@@ -1,24 +1,17 @@
 import assert from "node:assert/strict";
-import { Writable } from "node:stream";
 import { after, before, describe, it } from "node:test";
 import { connect } from "node:tls";
 import fastJsonPatch from "fast-json-patch";
 import { parseConfig } from "../../src/config/config.js";
-import { createLogger } from "../../src/log.js";
 import { Metrics } from "../../src/metrics.js";
 import type { RunningServer } from "../../src/server/serve.js";
+import { capturedLogs } from "../support/captured-logs.js";
 import { example, withFields } from "../support/fixtures.js";
 import { admissionReview, post } from "../support/https-client.js";
 import { startInProcessServer } from "../support/in-process-server.js";
 import { assertCompletedBackupPod } from "../support/measure.js";
 
-const logLines: string[] = [];
-const logSink = new Writable({
-  write(chunk, _encoding, done) {
-    logLines.push(chunk.toString());
-    done();
-  },
-});
+const { logger, lines: logLines } = capturedLogs("info");
 
 let server: RunningServer;
 const metrics = new Metrics();
@@ -31,7 +24,7 @@ before(async () => {
     maxBodyBytes: 256 * 1024,
     config: config.config,
     metrics,
-    logger: createLogger("info", logSink),
+    logger,
   });
   ca = server.caPem as string;
 });

@@ -1,9 +1,8 @@
 import assert from "node:assert/strict";
-import { Writable } from "node:stream";
 import { after, before, describe, it } from "node:test";
-import { createLogger } from "../../src/log.js";
 import { Metrics } from "../../src/metrics.js";
 import type { RunningServer } from "../../src/server/serve.js";
+import { capturedLogs } from "../support/captured-logs.js";
 import { example } from "../support/fixtures.js";
 import { admissionReview, post } from "../support/https-client.js";
 import { startInProcessServer } from "../support/in-process-server.js";
@@ -15,19 +14,13 @@ class FailingMetrics extends Metrics {
   }
 }
 
-const logLines: string[] = [];
-const logSink = new Writable({
-  write(chunk, _encoding, done) {
-    logLines.push(chunk.toString());
-    done();
-  },
-});
+const { logger, lines: logLines } = capturedLogs("info");
 
 let server: RunningServer;
 before(async () => {
   server = await startInProcessServer({
     metrics: new FailingMetrics(),
-    logger: createLogger("info", logSink),
+    logger,
   });
 });
 after(() => server.close(1000));
