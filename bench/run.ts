@@ -429,9 +429,8 @@ async function startLive(
  */
 function worstStart(starts: readonly LiveStart[]) {
   const most = (pick: (s: LiveStart) => number) => Math.max(...starts.map(pick));
-  const times = starts.map((s) => s.syncSeconds).sort((a, b) => a - b);
   return {
-    syncSeconds: times[Math.floor((times.length - 1) / 2)] ?? 0,
+    syncSeconds: median(starts.map((s) => s.syncSeconds)),
     healthzLongestDuringSyncMs: most((s) => s.healthzLongestDuringSyncMs),
     healthzLongestIdleMs: most((s) => s.healthzLongestIdleMs),
     rssPeakMiB: most((s) => s.rssPeakMiB),
