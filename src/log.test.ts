@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { describe, it } from "node:test";
+import { stdTimeFunctions } from "pino";
+import { isoTimeOncePerMs } from "./log.js";
 
 /** Runs `body` in a fresh Node process with the log module's exports in scope; its stdout. */
 function run(body: string): { stdout: string; status: number | null } {
@@ -55,5 +57,25 @@ describe("logs on stdout", () => {
       setTimeout(() => process.exit(0), 50);`);
     assert.ok(!stdout.includes("t0k3n"));
     assert.match(stdout, /\[redacted\]/);
+  });
+});
+
+describe("the timestamp of a log line", () => {
+  it("is pino's isoTime, to the millisecond, and changes when the millisecond does", () => {
+    let clock = Date.UTC(2026, 10, 27, 21, 15, 0, 123);
+    const stamp = isoTimeOncePerMs(() => clock);
+    const realNow = Date.now;
+    Date.now = () => clock; // pino's isoTime reads Date.now
+    try {
+      assert.equal(stamp(), stdTimeFunctions.isoTime());
+      assert.equal(stamp(), ',"time":"2026-11-27T21:15:00.123Z"');
+      clock += 1;
+      assert.equal(stamp(), ',"time":"2026-11-27T21:15:00.124Z"', "not the last millisecond's");
+      assert.equal(stamp(), stdTimeFunctions.isoTime());
+      clock -= 5_000; // a clock stepped back is followed, not ignored
+      assert.equal(stamp(), ',"time":"2026-11-27T21:14:55.124Z"');
+    } finally {
+      Date.now = realNow;
+    }
   });
 });

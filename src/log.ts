@@ -24,10 +24,28 @@ const REDACT = [
 const BUFFER_BYTES = 4096;
 const FLUSH_EVERY_MS = 500;
 
+/**
+ * pino's isoTime, formatted once per millisecond: `toISOString` cost about 2 µs of every
+ * warned or denied admission under load (a CPU profile, issue 11), and a busy webhook writes
+ * several lines within one millisecond. The same text as isoTime's, to the millisecond.
+ */
+export function isoTimeOncePerMs(now: () => number = Date.now): () => string {
+  let formattedAt = Number.NaN;
+  let formatted = "";
+  return () => {
+    const ms = now();
+    if (ms !== formattedAt) {
+      formattedAt = ms;
+      formatted = `,"time":"${new Date(ms).toISOString()}"`;
+    }
+    return formatted;
+  };
+}
+
 const OPTIONS = {
   name: "nebula-br-webhook",
   base: undefined,
-  timestamp: pino.stdTimeFunctions.isoTime,
+  timestamp: isoTimeOncePerMs(),
 } as const;
 
 /** The buffered logger of the admission lines, beside the logger made with it. */
