@@ -94,21 +94,44 @@ function closeLabels<M extends object>(
 
 /** Counts kept in plain numbers, one entry per label set, handed to a counter when scraped. */
 class PendingCounts<L extends string> {
-  private readonly entries = new Map<string, { labels: Record<L, string>; count: number }>();
+  /**
+   * By each of the four label values in turn: no key string is joined, and hashed, per count
+   * (the values come from closed sets, so their hashes are already known).
+   */
+  private readonly tree = new Map<string, Map<string, Map<string, Map<string, Pending<L>>>>>();
+  private readonly entries: Pending<L>[] = [];
 
-  /** One more for the label set `key`; `labels` is called only the first time it is seen. */
-  add(key: string, labels: () => Record<L, string>): void {
-    const entry = this.entries.get(key);
+  /** One more for the label set `a, b, c, d`; `labels` is called only the first time it is seen. */
+  add(a: string, b: string, c: string, d: string, labels: () => Record<L, string>): void {
+    const inA = branch(this.tree, a);
+    const inB = branch(inA, b);
+    const inC = branch(inB, c);
+    const entry = inC.get(d);
     if (entry) entry.count++;
-    else this.entries.set(key, { labels: labels(), count: 1 });
+    else {
+      const added = { labels: labels(), count: 1 };
+      inC.set(d, added);
+      this.entries.push(added);
+    }
   }
 
   flushInto(counter: { inc(labels: Record<L, string>, value: number): void }): void {
-    for (const entry of this.entries.values()) {
+    for (const entry of this.entries) {
       if (entry.count > 0) counter.inc(entry.labels, entry.count);
       entry.count = 0;
     }
   }
+}
+
+type Pending<L extends string> = { readonly labels: Record<L, string>; count: number };
+
+function branch<K, V>(map: Map<K, Map<string, V>>, key: K): Map<string, V> {
+  let found = map.get(key);
+  if (!found) {
+    found = new Map();
+    map.set(key, found);
+  }
+  return found;
 }
 
 /** Prometheus metrics of one webhook process (its own registry, so tests can make many). */
@@ -272,7 +295,7 @@ export class Metrics {
     const kind = kindLabel(request.group, request.kind);
     const operation = operationLabel(request.operation);
     const allowed = admission.response.allowed ? "true" : "false";
-    this.pendingRequests.add(`${stage}\u0000${kind}\u0000${operation}\u0000${allowed}`, () => ({
+    this.pendingRequests.add(stage, kind, operation, allowed, () => ({
       stage,
       kind,
       operation,
@@ -296,7 +319,7 @@ export class Metrics {
 
   /** Labels from closed sets only: the rule id and mode come from the registry and config. */
   private countVerdict(stage: string, rule: string, mode: string, verdict: string): void {
-    this.pendingVerdicts.add(`${stage}\u0000${rule}\u0000${mode}\u0000${verdict}`, () => ({
+    this.pendingVerdicts.add(stage, rule, mode, verdict, () => ({
       stage,
       rule: ruleLabel(rule),
       mode: modeLabel(mode),
