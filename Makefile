@@ -1,6 +1,6 @@
 # Every target works on a fresh clone after `npm ci` (which `make install` runs).
 NODE_BIN := node_modules/.bin
-UNIT_TESTS := $(shell find src -name '*.test.ts' 2>/dev/null | sed 's|^src/|dist/src/|; s|\.ts$$|.js|')
+UNIT_TESTS := $(shell find src test/support -name '*.test.ts' 2>/dev/null | sed 's|^|dist/|; s|\.ts$$|.js|')
 INTEGRATION_TESTS := $(shell find test/integration -name '*.test.ts' 2>/dev/null | sed 's|^|dist/|; s|\.ts$$|.js|')
 E2E_TESTS := $(shell find test/e2e -name '*.e2e.test.ts' 2>/dev/null | sed 's|^|dist/|; s|\.ts$$|.js|')
 IMAGE_TESTS := $(shell find test/image -name '*.test.ts' 2>/dev/null | sed 's|^|dist/|; s|\.ts$$|.js|')

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
+import { until } from "../../test/support/until.js";
 import { createLogger } from "../log.js";
 import {
   LeaderElection,
@@ -80,12 +81,10 @@ function candidate(store: LeaseStore, identity: string, events: string[] = []): 
   });
 }
 
-async function until(check: () => boolean, timeoutMs = 3000): Promise<number> {
+/** How long until `check` held: asked every 5 ms (leases here last tens of ms), for 3 s. */
+async function msUntil(check: () => boolean, what: string): Promise<number> {
   const started = Date.now();
-  while (!check()) {
-    if (Date.now() - started > timeoutMs) throw new Error("condition not met in time");
-    await sleep(5);
-  }
+  await until(check, what, { timeoutMs: 3000, everyMs: 5 });
   return Date.now() - started;
 }
 
@@ -94,7 +93,7 @@ describe("leader election on a Lease", () => {
     const lease = new MemoryLease();
     const replicas = ["a", "b", "c"].map((id) => candidate(lease, id));
     for (const replica of replicas) replica.start();
-    await until(() => replicas.some((r) => r.isLeader()));
+    await msUntil(() => replicas.some((r) => r.isLeader()), "one of them leads");
     for (let i = 0; i < 100; i++) {
       assert.equal(replicas.filter((r) => r.isLeader()).length, 1);
       await sleep(10);
@@ -109,14 +108,14 @@ describe("leader election on a Lease", () => {
     const lease = new MemoryLease();
     const a = candidate(lease, "a");
     a.start();
-    await until(() => a.isLeader());
+    await msUntil(() => a.isLeader(), "a leads");
     const b = candidate(lease, "b");
     b.start();
     await sleep(200);
     assert.equal(b.isLeader(), false, "b waits while a renews");
     await a.stop({ release: false }); // a crash: the lease is left behind, unreleased
     const crashed = Date.now();
-    await until(() => b.isLeader());
+    await msUntil(() => b.isLeader(), "b leads");
     const takeover = Date.now() - crashed;
     // The record's 1 s duration (600 ms rounded up), counted from b's last sight of a change.
     assert.ok(takeover >= 900, `took over after ${takeover} ms, not before the lease ran out`);
@@ -130,13 +129,13 @@ describe("leader election on a Lease", () => {
     const lease = new MemoryLease();
     const a = candidate(lease, "a");
     a.start();
-    await until(() => a.isLeader());
+    await msUntil(() => a.isLeader(), "a leads");
     const b = candidate(lease, "b");
     b.start();
     await sleep(100);
     await a.stop();
     assert.equal(lease.record?.holderIdentity, "", "released");
-    const takeover = await until(() => b.isLeader());
+    const takeover = await msUntil(() => b.isLeader(), "b leads");
     assert.ok(takeover < 6 * TIMINGS.retryPeriodMs, `took over after ${takeover} ms`);
     await b.stop();
   });
@@ -146,16 +145,16 @@ describe("leader election on a Lease", () => {
     const events: string[] = [];
     const a = candidate(lease, "a", events);
     a.start();
-    await until(() => a.isLeader());
+    await msUntil(() => a.isLeader(), "a leads");
     lease.freeze();
     const frozen = Date.now();
-    const lost = await until(() => !a.isLeader());
+    const lost = await msUntil(() => !a.isLeader(), "a no longer leads");
     assert.ok(lost <= TIMINGS.renewDeadlineMs + 50, `led for ${lost} ms without renewing`);
     assert.ok(lost < TIMINGS.leaseDurationMs, "before any follower may take over");
-    await until(() => events.includes("a stopped"));
+    await msUntil(() => events.includes("a stopped"), "a is told it stopped leading");
     assert.ok(Date.now() - frozen < TIMINGS.leaseDurationMs);
     lease.unfreeze();
-    await until(() => a.isLeader());
+    await msUntil(() => a.isLeader(), "a leads");
     assert.deepEqual(events, ["a started", "a stopped", "a started"]);
     await a.stop();
   });
@@ -165,12 +164,12 @@ describe("leader election on a Lease", () => {
     const events: string[] = [];
     const a = candidate(lease, "a", events);
     a.start();
-    await until(() => a.isLeader());
+    await msUntil(() => a.isLeader(), "a leads");
     lease.failing = "the API server answered HTTP 500";
-    await until(() => events.includes("a stopped"));
+    await msUntil(() => events.includes("a stopped"), "a is told it stopped leading");
     assert.equal(a.isLeader(), false);
     lease.failing = undefined;
-    await until(() => a.isLeader());
+    await msUntil(() => a.isLeader(), "a leads");
     await a.stop();
   });
 
@@ -178,7 +177,7 @@ describe("leader election on a Lease", () => {
     const lease = new MemoryLease();
     const a = candidate(lease, "a");
     a.start();
-    await until(() => a.isLeader());
+    await msUntil(() => a.isLeader(), "a leads");
     const now = new Date();
     lease.record = {
       holderIdentity: "intruder",
@@ -188,7 +187,7 @@ describe("leader election on a Lease", () => {
       leaseTransitions: 1,
     };
     lease.version++;
-    const lost = await until(() => !a.isLeader());
+    const lost = await msUntil(() => !a.isLeader(), "a no longer leads");
     assert.ok(lost < 6 * TIMINGS.retryPeriodMs, `noticed after ${lost} ms`);
     await a.stop();
     assert.equal(
@@ -202,7 +201,7 @@ describe("leader election on a Lease", () => {
     const lease = new MemoryLease();
     const a = candidate(lease, "a");
     a.start();
-    await until(() => a.isLeader());
+    await msUntil(() => a.isLeader(), "a leads");
     const acquired = lease.record?.acquireTime;
     const before = lease.writes;
     await sleep(500);

@@ -13,6 +13,7 @@ import { timingsFor } from "../../src/audit/leader-election.js";
 import { example, withFields } from "../support/fixtures.js";
 import { admissionReview, post } from "../support/https-client.js";
 import { startServeProcess } from "../support/serve-process.js";
+import { firstValue, until } from "../support/until.js";
 import {
   type ControlPlane,
   eventually,
@@ -107,20 +108,6 @@ async function leaders(among: readonly Webhook[]): Promise<Webhook[]> {
   return among.filter((_, i) => flags[i]);
 }
 
-async function until<T>(
-  probe: () => Promise<T | undefined>,
-  timeoutMs: number,
-  everyMs = 100,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`not within ${timeoutMs} ms`);
-    await sleep(everyMs);
-  }
-}
-
 function lease(): { holderIdentity?: string; renewTime?: string; leaseTransitions?: number } {
   return JSON.parse(kubectlOk(plane, ["-n", NAMESPACE, "get", "lease", LEASE, "-o", "json"])).spec;
 }
@@ -174,7 +161,9 @@ describe("two replicas, one auditor", () => {
   let follower: Webhook;
 
   it("elects exactly one of them, and keeps it so", async () => {
-    await until(async () => ((await leaders(replicas)).length > 0 ? true : undefined), 10_000);
+    await until(async () => (await leaders(replicas)).length > 0, "a replica leads", {
+      timeoutMs: 10_000,
+    });
     for (let i = 0; i < 15; i++) {
       assert.equal((await leaders(replicas)).length, 1, "one leader at every look");
       await sleep(200);
@@ -232,8 +221,9 @@ describe("two replicas, one auditor", () => {
     const runs = (await auditRuns(leader)) ?? 0;
     // At least three more audits of the same cluster.
     await until(
-      async () => (((await auditRuns(leader)) ?? 0) >= runs + 3 ? true : undefined),
-      5 * INTERVAL_SECONDS * 1000,
+      async () => ((await auditRuns(leader)) ?? 0) >= runs + 3,
+      "the leader audits three more times",
+      { timeoutMs: 5 * INTERVAL_SECONDS * 1000, everyMs: 100 },
     );
     assert.equal(report().resourceVersion, before, "the report's resourceVersion did not move");
     assert.equal(await reportWrites(leader), writes, "no write in three runs");
@@ -247,11 +237,9 @@ describe("two replicas, one auditor", () => {
     leader.process.kill("SIGKILL");
     const killed = Date.now();
     await leader.exited;
-    await until(
-      async () => ((await isLeader(follower)) ? true : undefined),
-      3 * LEASE_SECONDS * 1000,
-      50,
-    );
+    await until(() => isLeader(follower), "the follower leads", {
+      timeoutMs: 3 * LEASE_SECONDS * 1000,
+    });
     const takeover = Date.now() - killed;
     const spec = lease();
     assert.equal(spec.holderIdentity, identityIn(follower));
@@ -272,7 +260,11 @@ describe("two replicas, one auditor", () => {
     );
 
     // The new leader audits at once (nothing changed, so nothing written), then writes changes.
-    const runs = await until(async () => (await auditRuns(follower)) || undefined, 5000);
+    const runs = await firstValue(
+      async () => (await auditRuns(follower)) || undefined,
+      "the new leader's first audit",
+      { everyMs: 100 },
+    );
     assert.ok(runs >= 1);
     assert.equal(await reportWrites(follower), writesBefore);
     kubectlOk(plane, ["-n", "nebula", "delete", "secret", "ha-secret"]);
@@ -288,11 +280,9 @@ describe("two replicas, one auditor", () => {
     assert.equal(await isLeader(next), false, "the newcomer waits while the lease is renewed");
     leader.process.kill("SIGTERM");
     const terminated = Date.now();
-    await until(
-      async () => ((await isLeader(next)) ? true : undefined),
-      3 * LEASE_SECONDS * 1000,
-      50,
-    );
+    await until(() => isLeader(next), "the next replica leads", {
+      timeoutMs: 3 * LEASE_SECONDS * 1000,
+    });
     const takeover = Date.now() - terminated;
     console.log(`# takeover ${takeover} ms after SIGTERM (the lease is released)`);
     assert.ok(takeover < LEASE_SECONDS * 1000, `${takeover} ms: released, not expired`);

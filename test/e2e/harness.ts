@@ -7,13 +7,13 @@ import { readFileSync } from "node:fs";
 import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
 import { stringify } from "yaml";
 import { defaultConfig } from "../../src/config/config.js";
 import { withOwnNamespace } from "../../src/registration/choose-registration.js";
 import { renderWebhookConfigurations } from "../../src/registration/webhooks.js";
 import { REPO_ROOT } from "../support/fixtures.js";
 import { freePort, type ServeProcess, startServeProcess } from "../support/serve-process.js";
+import * as polling from "../support/until.js";
 
 export { freePort };
 
@@ -111,14 +111,12 @@ export function webhookConfigurations(port: number, ca: string): string {
   return [mutating, validating].map((config) => stringify(config)).join("---\n");
 }
 
-/** Retries `check` until it returns true (informer updates are asynchronous). */
-export async function eventually(check: () => boolean, timeoutMs = 10_000): Promise<boolean> {
-  const until = Date.now() + timeoutMs;
-  while (Date.now() < until) {
-    if (check()) return true;
-    await sleep(200);
-  }
-  return check();
+/**
+ * Retries `check` until it returns true (informer updates are asynchronous); every 200 ms, as
+ * a check here usually runs kubectl.
+ */
+export function eventually(check: () => boolean, timeoutMs = 10_000): Promise<boolean> {
+  return polling.eventually(check, { timeoutMs, everyMs: 200 });
 }
 
 function apiServerPid(plane: ControlPlane): number {

@@ -14,6 +14,7 @@ import {
 import { example } from "../support/fixtures.js";
 import { admissionReview, post } from "../support/https-client.js";
 import { startInProcessServer } from "../support/in-process-server.js";
+import { eventually, type Polling } from "../support/until.js";
 
 const config = (() => {
   const parsed = parseConfig({});
@@ -67,11 +68,8 @@ function connectRecording(server: RunningServer) {
   return { socket, seen };
 }
 
-/** Polls `done` every 20 ms for up to `ms`; its last value. */
-async function waitFor(done: () => boolean, ms: number): Promise<boolean> {
-  for (let waited = 0; waited < ms && !done(); waited += 20) await sleep(20);
-  return done();
-}
+/** Asked every 20 ms for up to `timeoutMs`: a socket's state changes within a few. */
+const within = (timeoutMs: number): Polling => ({ timeoutMs, everyMs: 20 });
 
 const HEALTHZ = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
 
@@ -178,12 +176,12 @@ describe("idle connections of the API server", () => {
     try {
       await new Promise<void>((resolve) => socket.once("secureConnect", () => resolve()));
       socket.write(HEALTHZ);
-      await waitFor(() => answers() >= 1, 2000);
+      assert.ok(await eventually(() => answers() >= 1, within(2000)), "answered");
       // Longer than the 5 s it used to keep them.
       await sleep(6_000);
       assert.equal(socket.destroyed, false, "the server closed the idle connection");
       socket.write(HEALTHZ);
-      await waitFor(() => answers() >= 2, 2000);
+      assert.ok(await eventually(() => answers() >= 2, within(2000)), "answered again");
       assert.equal(answers(), 2);
     } finally {
       socket.destroy();
@@ -201,7 +199,7 @@ describe("kept-alive connections at shutdown", () => {
     try {
       for (const { socket, seen } of [busy, idle]) {
         socket.write(HEALTHZ);
-        assert.ok(await waitFor(() => /HTTP\/1\.1 200/.test(seen.text), 2000));
+        assert.ok(await eventually(() => /HTTP\/1\.1 200/.test(seen.text), within(2000)));
         assert.match(seen.text, /Connection: keep-alive/i);
         seen.text = "";
       }
@@ -216,7 +214,7 @@ describe("kept-alive connections at shutdown", () => {
       // During the delay the replica still serves, but tells the API server to go elsewhere.
       await sleep(200);
       idle.socket.write(HEALTHZ);
-      assert.ok(await waitFor(() => idle.seen.closed, 2000), "closed after its answer");
+      assert.ok(await eventually(() => idle.seen.closed, within(2000)), "closed after its answer");
       assert.match(idle.seen.text, /HTTP\/1\.1 200/);
       assert.match(idle.seen.text, /Connection: close/i);
 
@@ -224,11 +222,14 @@ describe("kept-alive connections at shutdown", () => {
       await sleep(700);
       assert.equal(busy.seen.closed, false, "the request in flight was cut");
       busy.socket.write(review.slice(100));
-      assert.ok(await waitFor(() => /HTTP\/1\.1 200/.test(busy.seen.text), 2000), "answered");
+      assert.ok(
+        await eventually(() => /HTTP\/1\.1 200/.test(busy.seen.text), within(2000)),
+        "answered",
+      );
       const answered = Date.now();
       // It came before the shutdown, so it was answered to be kept: the server closes it.
       assert.match(busy.seen.text, /Connection: keep-alive/i);
-      assert.ok(await waitFor(() => busy.seen.closed, 1000), "closed after its answer");
+      assert.ok(await eventually(() => busy.seen.closed, within(1000)), "closed after its answer");
       await closing;
       const took = Date.now() - started;
       assert.ok(took < 5_000, `shutdown took ${took} ms, grace 20 s`);

@@ -19,10 +19,10 @@ import {
   writeFileSync,
 } from "node:fs";
 import { join } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
 import { REPO_ROOT } from "./fixtures.js";
 import { post } from "./https-client.js";
 import { freePort } from "./serve-process.js";
+import { poll } from "./until.js";
 
 export const IMAGE_DIR = join(REPO_ROOT, "dist/image");
 export const IMAGE_ARCHIVE = join(IMAGE_DIR, "nebula-br-webhook.oci.tar");
@@ -277,31 +277,32 @@ export async function startImageWebhook(
   const exited = new Promise<number | null>((resolve) =>
     child.once("exit", (code) => resolve(code)),
   );
-  for (let i = 0; i < 300; i++) {
-    if (child.exitCode !== null) {
-      throw new Error(`the image's webhook exited with ${child.exitCode}; see ${logFile}`);
-    }
-    try {
-      const ca = readFileSync(join(scratch.host, caName), "utf8");
-      const answer = await post(port, ca, "/readyz", undefined, { method: "GET" });
-      if (answer.status === 200) {
-        return {
-          port,
-          ca,
-          process: child,
-          logFile,
-          exited,
-          async stop() {
-            if (child.exitCode === null) child.kill("SIGTERM");
-            return exited;
-          },
-        };
+  const ca = await poll(
+    async () => {
+      if (child.exitCode !== null)
+        throw new Error(`the image's webhook exited with ${child.exitCode}; see ${logFile}`);
+      try {
+        const written = readFileSync(join(scratch.host, caName), "utf8");
+        const answer = await post(port, written, "/readyz", undefined, { method: "GET" });
+        return answer.status === 200 ? written : undefined;
+      } catch {
+        return undefined; // not listening yet
       }
-    } catch {
-      // not listening yet
-    }
-    await sleep(100);
-  }
+    },
+    { timeoutMs: 30_000, everyMs: 100 },
+  );
+  if (ca !== undefined)
+    return {
+      port,
+      ca,
+      process: child,
+      logFile,
+      exited,
+      async stop() {
+        if (child.exitCode === null) child.kill("SIGTERM");
+        return exited;
+      },
+    };
   child.kill("SIGKILL");
   throw new Error(`the image's webhook did not answer /readyz; see ${logFile}`);
 }

@@ -5,10 +5,10 @@ import { get } from "node:http";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
 import { REPO_ROOT } from "./fixtures.js";
 import { post } from "./https-client.js";
 import { IMAGE_ENV, IMAGE_NODE_FLAGS } from "./image-runtime.js";
+import { poll } from "./until.js";
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -102,34 +102,36 @@ export async function startServeProcess(
   const probe = options.waitReady === false ? "/healthz" : "/readyz";
   const metricsFlag = args.indexOf("--metrics-port");
   const metricsPort = metricsFlag >= 0 ? Number(args[metricsFlag + 1]) : undefined;
-  for (let i = 0; i < 300; i++) {
-    if (child.exitCode !== null)
-      throw new Error(`webhook exited with ${child.exitCode}; see ${logFile}`);
-    try {
-      const ca = readFileSync(caFile, "utf8");
-      const answer =
-        metricsPort === undefined
-          ? await post(port, ca, probe, undefined, { method: "GET" })
-          : await httpGet(metricsPort, probe);
-      if (answer.status === 200) {
-        return {
-          port,
-          ca,
-          metricsPort,
-          process: child,
-          logFile,
-          exited,
-          async stop() {
-            if (child.exitCode === null) child.kill("SIGTERM");
-            await exited;
-          },
-        };
+  const ca = await poll(
+    async () => {
+      if (child.exitCode !== null)
+        throw new Error(`webhook exited with ${child.exitCode}; see ${logFile}`);
+      try {
+        const written = readFileSync(caFile, "utf8");
+        const answer =
+          metricsPort === undefined
+            ? await post(port, written, probe, undefined, { method: "GET" })
+            : await httpGet(metricsPort, probe);
+        return answer.status === 200 ? written : undefined;
+      } catch {
+        return undefined; // not listening yet
       }
-    } catch {
-      // not listening yet
-    }
-    await sleep(100);
-  }
+    },
+    { timeoutMs: 30_000, everyMs: 100 },
+  );
+  if (ca !== undefined)
+    return {
+      port,
+      ca,
+      metricsPort,
+      process: child,
+      logFile,
+      exited,
+      async stop() {
+        if (child.exitCode === null) child.kill("SIGTERM");
+        await exited;
+      },
+    };
   child.kill("SIGKILL");
   throw new Error(`webhook did not answer ${probe}; see ${logFile}`);
 }
