@@ -1116,14 +1116,42 @@ container's stdout (a pipe), blocks every admission while the log reader lags.
 
 The longest /healthz answer while syncing, at the end of start-up (the ninth pass): tried and not
 kept, from dist/ against 10,000 clusters, two or three starts each, the same runs' figures for
-the collection as it is (last-resort) in brackets. The collection run asynchronously (V8's
-incremental marking, \`execution: "async"\`): 41–48 ms (106–108), but RSS left idle a minute
+the collection as it is (last-resort) in brackets. The collection run asynchronously
+(\`execution: "async"\`; not incremental marking, as this page said until the eleventh pass: V8's
+gc extension runs the same stop-the-world collection from a task a moment later; the shorter
+pause and higher RSS below fit a regular collection, not the last-resort one): 41–48 ms (106–108), but RSS left idle a minute
 169–171 MiB (136–137), and with the embedded cluster state 152 MiB (115): only the last-resort
 collection gives the young generation's pages back, which the image's idle goal needs. With
 \`--max-semi-space-size=8\` as well: 29–40 ms, idle 151–152 MiB; with 4: 42–60 ms, idle 141–142.
 \`--max-semi-space-size=8\` with the last-resort collection: 100–120 ms (116–171), idle 128–130
 MiB (136), peak 163–168 (179); it cost guarded throughput 3–5 % (86 → 89 and 98 → 103 µs of CPU
 per request, 5 rounds): not enough gained at the goal's edge for that.
+
+The eleventh pass (2026-11-27): two small costs of every warned or denied admission, found in a
+CPU profile of a br-ent Deployment at /validate under the throughput load. Formatting the log
+line's timestamp (\`toISOString\`) took about 2 µs a line; it is now formatted once per
+millisecond (\`isoTimeOncePerMs\`, src/log.ts), the same text. Counting the rule verdicts for
+the metrics joined four label values into a key string per verdict (11 for a Deployment at
+/validate) and hashed each; the pending counts are now found through one map per label value
+(src/metrics.ts). Measured outside \`make bench\`, from dist/ with the image's flags, pinned to
+one core, 5 rounds of 4 s interleaved with the bare server. On this machine the server measured
+later in a round gains about 1.5 µs from the order alone, so each change was measured both ways;
+the figures are server CPU per request, the median of the rounds:
+
+| change | figure | new build measured second | new build measured first |
+|---|---|---|---|
+| the log line's timestamp once per millisecond | br-ent Deployment /validate (warned) | 92 → 88 µs | 89 → 88 µs |
+| the same | NebulaRestore /validate (denied), new build second | 87 → 85 µs | – |
+| verdicts counted through a map per label value | br-ent Deployment /validate (warned), on top of the above | 87 → 83 µs | 89 → 88 µs |
+
+About 2.5 µs each, some 5 % of a warned admission together. In the whole \`make bench\` of this
+pass (on ef000b4) against the tenth pass's (on 4a882eb), server CPU per request went: fast path
+38 → 37 µs, br-ent Deployment /validate 102 → 95, br-ent Pod 101 → 90, denied NebulaRestore
+99 → 88, br-ent Job /mutate 93 → 84, and the bare server's 29 → 28. That is more than these
+changes measured alone; the rest is this machine's spread from run to run. The longest /healthz
+answer while syncing was 79 ms at the worst of three starts (66 / 78 / 79), against 132
+(99 / 102 / 132) in the tenth pass's run, with nothing changed in start-up: the goal is met in
+one run and missed in the other, and its margin is within this machine's noise.
 
 ${jobGoalParts(r)}
 ## Through the API server
