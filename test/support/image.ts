@@ -289,7 +289,8 @@ export async function startImageWebhook(
         return undefined; // not listening yet
       }
     },
-    { timeoutMs: 30_000, everyMs: 100 },
+    // A minute: the 300 tries this replaced took 30 s and more, a request each, under load.
+    { timeoutMs: 60_000, everyMs: 100 },
   );
   if (ca !== undefined)
     return {

@@ -17,11 +17,28 @@ describe("waiting until something holds (the tests' one polling loop)", () => {
   });
 
   it("asks once more at the deadline, then gives up with undefined", async () => {
-    const never = givesFrom(Number.POSITIVE_INFINITY, "never");
     const started = Date.now();
+    // Answers only once the deadline has passed: found by the last asking alone.
+    const late = () => (Date.now() - started >= 60 ? "late" : undefined);
+    assert.equal(await poll(late, { timeoutMs: 60, everyMs: 20 }), "late");
+    const never = givesFrom(Number.POSITIVE_INFINITY, "never");
+    const again = Date.now();
     assert.equal(await poll(never.probe, { timeoutMs: 60, everyMs: 20 }), undefined);
-    assert.ok(Date.now() - started >= 60, "not before the deadline");
-    assert.ok(never.asked() >= 3, `asked ${never.asked()} times in 60 ms, every 20 ms`);
+    const waited = Date.now() - again;
+    assert.ok(waited >= 60, `gave up after ${waited} ms, before the deadline`);
+    assert.ok(waited < 1060, `gave up after ${waited} ms, long after the deadline`);
+    assert.ok(never.asked() >= 2, `asked ${never.asked()} times in 60 ms, every 20 ms`);
+  });
+
+  it("asks every 50 ms for 5 s unless told otherwise", async () => {
+    const started = Date.now();
+    let asked = 0;
+    const lateInTheDefault = () => {
+      asked++;
+      return Date.now() - started >= 4900 ? "late" : undefined;
+    };
+    assert.equal(await poll(lateInTheDefault), "late", "still asking after 4.9 s");
+    assert.ok(asked >= 30 && asked <= 101, `asked ${asked} times in 4.9 s`);
   });
 
   it("lets a probe's error through at once: a process that exited is not waited on", async () => {
