@@ -8,7 +8,6 @@
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import {
   chownSync,
-  createWriteStream,
   existsSync,
   mkdirSync,
   mkdtempSync,
@@ -21,8 +20,7 @@ import {
 import { join } from "node:path";
 import { REPO_ROOT } from "./fixtures.js";
 import { post } from "./https-client.js";
-import { freePort } from "./serve-process.js";
-import { poll } from "./until.js";
+import { answering, freePort } from "./serve-process.js";
 
 export const IMAGE_DIR = join(REPO_ROOT, "dist/image");
 export const IMAGE_ARCHIVE = join(IMAGE_DIR, "nebula-br-webhook.oci.tar");
@@ -256,7 +254,6 @@ export async function startImageWebhook(
 ): Promise<ImageWebhook> {
   const port = options.port ?? (await freePort());
   const logFile = join(options.logDir ?? scratch.host, `image-webhook-${port}-${Date.now()}.log`);
-  const log = createWriteStream(logFile);
   const caName = `ca-${port}.pem`;
   const [command, ...prefix] = image.command;
   const child = spawn(
@@ -272,38 +269,12 @@ export async function startImageWebhook(
     ],
     { env: image.env, stdio: ["ignore", "pipe", "pipe"] },
   );
-  child.stdout?.pipe(log);
-  child.stderr?.pipe(log);
-  const exited = new Promise<number | null>((resolve) =>
-    child.once("exit", (code) => resolve(code)),
-  );
-  const ca = await poll(
-    async () => {
-      if (child.exitCode !== null)
-        throw new Error(`the image's webhook exited with ${child.exitCode}; see ${logFile}`);
-      try {
-        const written = readFileSync(join(scratch.host, caName), "utf8");
-        const answer = await post(port, written, "/readyz", undefined, { method: "GET" });
-        return answer.status === 200 ? written : undefined;
-      } catch {
-        return undefined; // not listening yet
-      }
-    },
-    // A minute: the 300 tries this replaced took 30 s and more, a request each, under load.
-    { timeoutMs: 60_000, everyMs: 100 },
-  );
-  if (ca !== undefined)
-    return {
-      port,
-      ca,
-      process: child,
-      logFile,
-      exited,
-      async stop() {
-        if (child.exitCode === null) child.kill("SIGTERM");
-        return exited;
-      },
-    };
-  child.kill("SIGKILL");
-  throw new Error(`the image's webhook did not answer /readyz; see ${logFile}`);
+  const started = await answering(child, {
+    name: "the image's webhook",
+    logFile,
+    caFile: join(scratch.host, caName),
+    probe: "/readyz",
+    ask: (ca) => post(port, ca, "/readyz", undefined, { method: "GET" }),
+  });
+  return { port, process: child, logFile, ...started };
 }

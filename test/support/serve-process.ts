@@ -30,7 +30,8 @@ export interface ServeProcess {
   readonly metricsPort: number | undefined;
   /** Resolves with the exit code once the process has exited. */
   readonly exited: Promise<number | null>;
-  stop(): Promise<void>;
+  /** SIGTERM unless it has exited; resolves with the exit code. */
+  stop(): Promise<number | null>;
 }
 
 /** GET over plain HTTP on 127.0.0.1 (the probe and metrics port). */
@@ -75,7 +76,6 @@ export async function startServeProcess(
   const dir = options.logDir ?? (await mkdtemp(join(tmpdir(), "nbw-serve-")));
   const caFile = join(dir, `ca-${port}.pem`);
   const logFile = join(dir, `webhook-${port}-${Date.now()}.log`);
-  const log = createWriteStream(logFile);
   const child = spawn(
     process.execPath,
     [
@@ -94,45 +94,68 @@ export async function startServeProcess(
       env: options.asShipped ? { ...process.env, ...IMAGE_ENV } : process.env,
     },
   );
+  const probe = options.waitReady === false ? "/healthz" : "/readyz";
+  const metricsFlag = args.indexOf("--metrics-port");
+  const metricsPort = metricsFlag >= 0 ? Number(args[metricsFlag + 1]) : undefined;
+  const started = await answering(child, {
+    name: "webhook",
+    logFile,
+    caFile,
+    probe,
+    ask: (ca) =>
+      metricsPort === undefined
+        ? post(port, ca, probe, undefined, { method: "GET" })
+        : httpGet(metricsPort, probe),
+  });
+  return { port, metricsPort, process: child, logFile, ...started };
+}
+
+/**
+ * A webhook process just spawned (from dist/ or from the image), its output written to
+ * `logFile`, once it has written its CA to `caFile` and `ask` gets a 200 for `probe`; its
+ * CA, exit and stop. Fails at once when it exits first, and kills it when it does not answer
+ * within a minute (the 300 tries this replaced took 30 s and more, a request each, under load).
+ */
+export async function answering(
+  child: ChildProcess,
+  options: {
+    name: string;
+    logFile: string;
+    caFile: string;
+    probe: string;
+    ask: (ca: string) => Promise<{ status: number }>;
+  },
+): Promise<{ ca: string; exited: Promise<number | null>; stop(): Promise<number | null> }> {
+  const { name, logFile } = options;
+  const log = createWriteStream(logFile);
   child.stdout?.pipe(log);
   child.stderr?.pipe(log);
   const exited = new Promise<number | null>((resolve) =>
     child.once("exit", (code) => resolve(code)),
   );
-  const probe = options.waitReady === false ? "/healthz" : "/readyz";
-  const metricsFlag = args.indexOf("--metrics-port");
-  const metricsPort = metricsFlag >= 0 ? Number(args[metricsFlag + 1]) : undefined;
   const ca = await poll(
     async () => {
       if (child.exitCode !== null)
-        throw new Error(`webhook exited with ${child.exitCode}; see ${logFile}`);
+        throw new Error(`${name} exited with ${child.exitCode}; see ${logFile}`);
       try {
-        const written = readFileSync(caFile, "utf8");
-        const answer =
-          metricsPort === undefined
-            ? await post(port, written, probe, undefined, { method: "GET" })
-            : await httpGet(metricsPort, probe);
-        return answer.status === 200 ? written : undefined;
+        const written = readFileSync(options.caFile, "utf8");
+        return (await options.ask(written)).status === 200 ? written : undefined;
       } catch {
         return undefined; // not listening yet
       }
     },
-    // A minute: the 300 tries this replaced took 30 s and more, a request each, under load.
     { timeoutMs: 60_000, everyMs: 100 },
   );
-  if (ca !== undefined)
-    return {
-      port,
-      ca,
-      metricsPort,
-      process: child,
-      logFile,
-      exited,
-      async stop() {
-        if (child.exitCode === null) child.kill("SIGTERM");
-        await exited;
-      },
-    };
-  child.kill("SIGKILL");
-  throw new Error(`webhook did not answer ${probe}; see ${logFile}`);
+  if (ca === undefined) {
+    child.kill("SIGKILL");
+    throw new Error(`${name} did not answer ${options.probe}; see ${logFile}`);
+  }
+  return {
+    ca,
+    exited,
+    stop() {
+      if (child.exitCode === null) child.kill("SIGTERM");
+      return exited;
+    },
+  };
 }
