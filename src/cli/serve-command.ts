@@ -129,7 +129,6 @@ export async function serveCommand(
 
   const certificates = chooseCertificates(flags, config.clusterDomain, logger);
   if (!certificates.ok) fail(certificates.reason);
-  const startedUp = releaseStartUpMemory(chosen.view, logger);
   const started = await serve({
     host: flags.host,
     port: flags.port,
@@ -137,7 +136,7 @@ export async function serveCommand(
     maxBodyBytes: flags.maxBodyBytes,
     config,
     view: chosen.view,
-    startedUp,
+    beforeListening: () => collectStartUpGarbage(logger),
     logger,
     metrics,
     onGuardedAdmission: () => audit?.trigger(),
@@ -164,7 +163,6 @@ export async function serveCommand(
     chosenRegistration && registrationCluster && (chosenRegistration.kind === "register" || hasCa)
       ? startRegistrar(flags, chosenRegistration, registrationCluster, {
           view: chosen.view,
-          startedUp,
           ownCa: () => started.running.caPem,
           logger,
           onApiCall: (verb, resource) => metrics.apiCalls.inc({ verb, resource }),
@@ -214,8 +212,6 @@ function startRegistrar(
   cluster: KubeConfig,
   parts: {
     view: ClusterView;
-    /** Whether start-up work that holds the process (releaseStartUpMemory) is over. */
-    startedUp: () => boolean;
     ownCa: () => string | undefined;
     logger: Logger;
     onApiCall: (verb: string, resource: string) => void;
@@ -237,7 +233,6 @@ function startRegistrar(
     caPem: caSource(flags.caFile, parts.ownCa),
     ready: async (): Promise<Readiness> => {
       if (!view.isSynced()) return { ready: false, waitingFor: "the cluster view to sync" };
-      if (!parts.startedUp()) return { ready: false, waitingFor: "start-up to finish" };
       return serviceReady ? serviceReady() : { ready: true };
     },
     intervalMs: flags.webhookCheckInterval * 1000,
@@ -247,33 +242,23 @@ function startRegistrar(
 }
 
 /**
- * One memory-reducing garbage collection once start-up is over (listening, cluster view
- * synced). Why: compiling and running the bundle's top-level code, the first list of the
- * cluster and the made certificate leave garbage and a young generation sized for start-up,
- * which V8 keeps while the webhook idles; collecting them once took the image's idle RSS from
- * about 96 to 91 MiB (issue 11). Only where node runs with --expose-gc, as the image's
- * entrypoint does. It holds the process once (about 100 ms with 10,000 clusters: only this
- * "last-resort" collection gave the pages back), so the replica says it is ready, and
- * registers its webhooks, only after it: no admission waits on it.
- * Returns whether start-up is over.
+ * One memory-reducing garbage collection at the end of start-up, just before the port opens.
+ * Why: compiling and running the bundle's top-level code, reading the cluster state and
+ * making a certificate leave garbage and a young generation sized for start-up, which V8 keeps
+ * while the webhook idles; collecting them took the image's idle RSS from about 100 to 89 MiB
+ * (issue 11). Only V8's "last-resort" collection gives the young generation's pages back, and
+ * it holds the process for two full collections of its whole heap, 70 to 100 ms on one core,
+ * however little garbage there is: before the port opens, no probe or admission waits on it.
+ * A live view's first list comes later and is not collected: its garbage grows the young
+ * generation again, as admissions under load do (bench/README.md, the twelfth pass). Only
+ * where node runs with --expose-gc, as the image's entrypoint does.
  */
-function releaseStartUpMemory(view: ClusterView, logger: Logger): () => boolean {
+function collectStartUpGarbage(logger: Logger): void {
   const collect = globalThis.gc;
-  if (typeof collect !== "function") return () => true;
-  let done = false;
-  const release = () => {
-    const started = performance.now();
-    collect({ type: "major", execution: "sync", flavor: "last-resort" });
-    done = true;
-    logger.debug({ ms: Math.round(performance.now() - started) }, "start-up memory released");
-  };
-  const waiting = setInterval(() => {
-    if (!view.isSynced()) return;
-    clearInterval(waiting);
-    release();
-  }, 100);
-  waiting.unref(); // never what keeps the process alive
-  return () => done;
+  if (typeof collect !== "function") return;
+  const started = performance.now();
+  collect({ type: "major", execution: "sync", flavor: "last-resort" });
+  logger.debug({ ms: Math.round(performance.now() - started) }, "start-up garbage collected");
 }
 
 /**

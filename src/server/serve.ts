@@ -18,8 +18,12 @@ export interface ServeOptions {
   readonly maxBodyBytes: number;
   readonly config: Config;
   readonly view: ClusterView;
-  /** False while start-up work that holds the process is still to come: not ready until then. */
-  readonly startedUp?: () => boolean;
+  /**
+   * Start-up work that holds the process (a garbage collection), run once the serving
+   * certificate is ready and before the port opens: no connection, probe or admission can be
+   * waiting on the process while it runs.
+   */
+  readonly beforeListening?: () => void;
   readonly logger: Logger;
   readonly metrics: Metrics;
   readonly onGuardedAdmission?: () => void;
@@ -139,7 +143,7 @@ export async function serve(options: ServeOptions): Promise<ServeResult> {
   let closing = false;
   const app = createApp({
     ...options,
-    isReady: () => options.view.isSynced() && (options.startedUp?.() ?? true) && !closing,
+    isReady: () => options.view.isSynced() && !closing,
   });
   const admission = createAdmissionEndpoint(options);
   const limits = { ...DEFAULT_LIMITS, ...options.limits };
@@ -175,6 +179,7 @@ export async function serve(options: ServeOptions): Promise<ServeResult> {
     caPem = nextCa ?? caPem;
   });
 
+  options.beforeListening?.();
   const listening = await listen(server, options.host, options.port);
   if (!listening.ok) {
     stopWatching();

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { mkdtemp, rename, writeFile } from "node:fs/promises";
 import { Agent, request } from "node:https";
 import { tmpdir } from "node:os";
@@ -12,7 +13,7 @@ import { generateCa, issueServingCertificate } from "../../src/server/certificat
 import { example } from "../support/fixtures.js";
 import { admissionReview, post } from "../support/https-client.js";
 import { startInProcessServer } from "../support/in-process-server.js";
-import { startServeProcess } from "../support/serve-process.js";
+import { freePort, startServeProcess } from "../support/serve-process.js";
 import { servedSerial } from "../support/tls.js";
 import { poll } from "../support/until.js";
 
@@ -165,17 +166,41 @@ describe("graceful shutdown", () => {
   });
 });
 
+/**
+ * Whether a TCP connection to `port` is taken, asked from another process while this one is
+ * held (as start-up work holds it): the kernel accepts connections on a listening port even
+ * when its process is busy.
+ */
+function portTakesConnections(port: number): boolean {
+  const probe = `require("node:net").connect(${port}, "127.0.0.1")
+    .on("connect", () => process.exit(0)).on("error", () => process.exit(1));`;
+  return spawnSync(process.execPath, ["-e", probe], { timeout: 10_000 }).status === 0;
+}
+
 describe("start-up", () => {
-  it("is not ready while start-up work that holds the process is still to come, then is", async () => {
-    let startedUp = false;
-    const webhook = await startInProcessServer({ startedUp: () => startedUp });
+  it("runs its work that holds the process once the certificate is ready and before the port opens", async () => {
+    const port = await freePort();
+    const happened: string[] = [];
+    const logger = createLogger("info", {
+      write: (line: string) => happened.push((JSON.parse(line) as { msg: string }).msg),
+    });
+    const webhook = await startInProcessServer({
+      port,
+      logger,
+      beforeListening: () =>
+        happened.push(`start-up work, the port ${portTakesConnections(port) ? "open" : "closed"}`),
+    });
     try {
-      const ca = webhook.caPem as string;
-      const before = await post(webhook.port, ca, "/readyz", undefined, { method: "GET" });
-      assert.equal(before.status, 503, "the view is synced, but start-up is not over");
-      startedUp = true;
-      const after = await post(webhook.port, ca, "/readyz", undefined, { method: "GET" });
-      assert.equal(after.status, 200);
+      assert.deepEqual(happened.slice(0, 3), [
+        "serving certificate ready",
+        "start-up work, the port closed",
+        "serving admission webhooks",
+      ]);
+      assert.ok(portTakesConnections(port), "the probe connects once the port is open");
+      const ready = await post(port, webhook.caPem as string, "/readyz", undefined, {
+        method: "GET",
+      });
+      assert.equal(ready.status, 200, "nothing is left to wait for once the port is open");
     } finally {
       await webhook.close(0, 0);
     }
