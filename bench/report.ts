@@ -1153,6 +1153,60 @@ answer while syncing was 79 ms at the worst of three starts (66 / 78 / 79), agai
 (99 / 102 / 132) in the tenth pass's run, with nothing changed in start-up: the goal is met in
 one run and missed in the other, and its margin is within this machine's noise.
 
+The twelfth pass (2026-11-27): the start-up collection, looked into and moved before the port
+opens. Measured outside \`make bench\`, from the bundle with the image's flags, pinned to one
+core, as the bench runs it:
+
+- What it costs. V8's last-resort collection is two full collections back to back, and nearly
+  all of their time is marking the program's own heap, about 19 MB live, not the garbage:
+  with 10,000 live clusters 30–37 and 42–50 ms (\`--trace-gc\`), and on the embedded state,
+  with no list at all, 79–90 ms for the two (\`--trace-gc-nvp\`: marking 31 and 27 ms of
+  pauses of 50 and 36). Flags that change how V8 marks did not shorten it (embedded, three
+  starts each, as it is 79–99 ms): \`--no-parallel-marking\` 69–87, \`--single-threaded-gc\`
+  84–93, \`--v8-pool-size=1\` 72–87, \`--v8-pool-size=2\` 76–98.
+- Where that heap comes from. @kubernetes/client-node bundled alone (\`KubeConfig\` and
+  \`CoreV1Api\`, with esbuild as image/bundle.sh runs it) adds 7.8 MB of heap and 37 MiB of
+  RSS to an empty Node.js, and takes a full collection from 4 to 21 ms: about half of each of
+  the two. What is left to gain here is a serve without client-node (it would need its own
+  kubeconfig loading and authentication); not done in this pass.
+- Tried and not kept, with 10,000 live clusters: no collection (idle RSS 140–142 MiB, longest
+  /healthz 20–29 ms); a regular full collection instead (136–138 MiB; 33–51 ms); a young
+  collection, then the last-resort one (89–103 ms, against 64–66 for it alone in the same
+  runs); young, full and last-resort with pauses between them, from dist/ (86–121 ms, against
+  109–170 for the last-resort one alone there). V8's memory reducer, which would do the same
+  work in steps, never ran in an idle webhook (\`--trace-memory-reducer\`: "high alloc" at
+  every 8 s check: it measures the allocation rate only at collections). A young collection after a quiet second shrinks the young generation,
+  but its pages stay in V8's page pool (\`pooled: 31 MB\` in \`--trace-gc\`) and RSS with them.
+- What changed. The collection now runs once the serving certificate is ready and before the
+  port opens (\`beforeListening\` in src/server/serve.ts, src/cli/serve-command.ts): while it
+  runs no connection can be open, so no probe or admission waits on it, and the readiness gate
+  it needed is gone. A live view's first list comes after it and its garbage is left: the young
+  generation it grows is the one admissions under load grow anyway (the live section's RSS
+  after the load was about 150 MiB before and after). Three starts each, before: 3946861,
+  after: 961eab0:
+
+| change | figure | before | after |
+|---|---|---|---|
+| the start-up collection before the port opens | 10,000 live clusters: longest /healthz answer while syncing | 126 / 144 / 127 ms | 36 / 26 / 34 ms |
+| the same | the same: RSS peak / 5 s after ready | 142.7–146.6 / 107.4–110.3 MiB | 125.8–141.6 / 124.7–141.6 MiB |
+| the same | the same: start to ready | 4.0–4.6 s | 4.5–4.9 s |
+| the same | embedded state / 10,000 clusters from a file: RSS 1 s after ready | 89.1–89.3 / 97.2–97.3 MiB | 89.5–89.8 / 97.5 MiB |
+
+In the bench's own run of the live section on 961eab0 (\`BENCH_ONLY=live\`, the tables below,
+at a slower hour of this machine: no policy's p50 for a Job 1.99 ms against 1.62 in the
+eleventh pass's run) the longest /healthz answer while syncing was 43 ms (21 / 28 / 43), RSS 5 s
+after ready 144 MiB (128.3 / 140.2 / 144) and its peak 148.9. The RSS the list leaves is one of
+two sizes, about 125 or 141–144 MiB, by whether V8 grew the young generation to its 16 MB
+semi-spaces during the list, which it did in about half the starts; pages of 100 or 50 clusters
+instead of 500 did not decide it (124.6–125.3 and 124.6–141.5 MiB over three starts each, from
+the bundle). So the idle goal (under 150 MiB) holds with less margin than before (105–112),
+and the /healthz goal (under 100 ms), which the collection's 55–144 ms had put at its edge, now
+holds with room. The longest /healthz answers left come at the start, from the first TLS
+connection while the first pages are read, as the ninth pass found. The webhook's heap 5 s
+after ready is larger (the list's garbage, not yet collected) and its start a few tenths of a
+second longer: the young generation starts small after the collection and grows during the
+list, collecting more often.
+
 ${jobGoalParts(r)}
 ## Through the API server
 
