@@ -11,10 +11,10 @@ export type EndAnswer = (res: ServerResponse, text: string) => void;
  * network poller). When the peer's core has gone idle meanwhile, the wake-up is most of the
  * write's cost on a virtual machine, where it is an interrupt sent to another core: profiled
  * on the bench machine under load, a write took ~12 µs of CPU for the bare server and ~46 µs
- * for a br-ent Job's answer, made a little later (bench/README.md, tenth pass). Answers written back to back wake
- * the peer once; the later writes find it awake. An answer waits only for the rest of its
- * turn's work (the other requests that arrived together with it); alone in its turn, for
- * nothing but the turn's end.
+ * for a br-ent Job's answer, made a little later (bench/README.md, tenth pass). Answers
+ * written back to back wake the peer once; the later writes find it awake. An answer waits
+ * only for the rest of its turn's work (the other requests that arrived together with it);
+ * alone in its turn, for nothing but the turn's end.
  *
  * `schedule` is `setImmediate`: its callbacks run once the turn's ready sockets have been
  * read and their synchronous answers made. `failed` hears of an answer that could not be
